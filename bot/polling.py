@@ -1,0 +1,123 @@
+"""Long polling that confirms an update to Telegram only after it was processed.
+
+aiogram's own polling confirms an update with the next getUpdates call whether or not its
+handler succeeded, and by default before it ran. Here a batch is confirmed only once each
+of its updates committed, or failed and was kept in `failed_update`: a crash in between
+makes Telegram send the batch again, and the idempotent store makes that harmless.
+"""
+
+import asyncio
+import logging
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from aiogram import Bot, Dispatcher
+from aiogram.exceptions import TelegramUnauthorizedError
+from aiogram.types import Update
+
+logger = logging.getLogger(__name__)
+
+FailedUpdateKeeper = Callable[[Update, BaseException], Awaitable[None]]
+T = TypeVar("T")
+
+
+class Poller:
+    def __init__(
+        self,
+        bot: Bot,
+        dispatcher: Dispatcher,
+        keep_failed: FailedUpdateKeeper,
+        *,
+        timeout: int = 25,
+    ) -> None:
+        self._bot = bot
+        self._dispatcher = dispatcher
+        self._keep_failed = keep_failed
+        self._timeout = timeout
+        self._offset: int | None = None
+
+    async def run(self, stop: asyncio.Event) -> None:
+        allowed = self._dispatcher.resolve_used_update_types()
+        failures = 0
+        while not stop.is_set():
+            try:
+                updates = await _until_stopped(self._fetch(allowed), stop)
+                if updates is None:
+                    break
+                await self._process(updates)
+            except TelegramUnauthorizedError:
+                raise  # the token was revoked: nothing to retry
+            except Exception as error:
+                # Telegram or the database is unreachable: the batch stays unconfirmed.
+                failures += 1
+                delay = getattr(error, "retry_after", None) or min(2.0**failures, 60.0)
+                logger.warning("polling failed (%r); retrying in %.0fs", error, delay)
+                await _until_stopped(asyncio.sleep(delay), stop)
+                continue
+            failures = 0
+            if updates:
+                self._offset = updates[-1].update_id + 1
+        await self._confirm()
+
+    async def _fetch(self, allowed: list[str]) -> list[Update]:
+        return await self._bot.get_updates(
+            offset=self._offset,
+            timeout=self._timeout,
+            allowed_updates=allowed,
+            request_timeout=self._timeout + 10,
+        )
+
+    async def _process(self, updates: list[Update]) -> None:
+        """Process chats side by side, each chat's updates in order."""
+        by_chat: dict[int, list[Update]] = defaultdict(list)
+        for update in updates:
+            by_chat[_chat_key(update)].append(update)
+        results = await asyncio.gather(
+            *(self._process_in_order(chat_updates) for chat_updates in by_chat.values()),
+            return_exceptions=True,
+        )
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+
+    async def _process_in_order(self, updates: list[Update]) -> None:
+        for update in updates:
+            try:
+                await self._dispatcher.feed_update(self._bot, update)
+            except Exception as error:
+                logger.exception("update %s failed; keeping it", update.update_id)
+                # If even keeping it fails (database down), this raises: the batch stays
+                # unconfirmed and is fetched again.
+                await self._keep_failed(update, error)
+
+    async def _confirm(self) -> None:
+        """Tell Telegram the last batch is done, so a restart does not fetch it again."""
+        if self._offset is None:
+            return
+        try:
+            await self._bot.get_updates(offset=self._offset, timeout=0, limit=1, request_timeout=3)
+        except Exception as error:
+            logger.warning("could not confirm updates before stopping: %s", error)
+
+
+def _chat_key(update: Update) -> int:
+    """Updates of one chat (or, for chatless events, of one user) keep their order."""
+    event = update.event
+    chat = getattr(event, "chat", None)
+    if chat is not None:
+        return int(chat.id)
+    user = getattr(event, "from_user", None)
+    return int(user.id) if user is not None else -update.update_id
+
+
+async def _until_stopped(work: Awaitable[T], stop: asyncio.Event) -> T | None:
+    """Await `work` unless `stop` is set first; then cancel it and return None."""
+    task = asyncio.ensure_future(work)
+    stopper = asyncio.create_task(stop.wait())
+    await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    stopper.cancel()
+    if task.done():
+        return task.result()
+    task.cancel()
+    return None

@@ -1,0 +1,19 @@
+"""Routers by audience: customers in private chats, staff in the staff chat."""
+
+from aiogram import F, Router
+
+from handlers import customer, staff
+
+
+def build_router(staff_chat_id: int) -> Router:
+    customer_router = Router(name="customers")
+    customer_router.message.filter(F.chat.type == "private")
+    customer_router.include_router(customer.router)
+
+    staff_router = Router(name="staff")
+    staff_router.message.filter(F.chat.id == staff_chat_id)
+    staff_router.include_router(staff.router)
+
+    root = Router(name="tgdesk")
+    root.include_routers(customer_router, staff_router)
+    return root
