@@ -44,7 +44,8 @@ async def serve(
     engine = create_engine(settings.database_url)
     session_factory = create_session_factory(engine)
     bot = build_bot(settings)
-    worker = DeliveryWorker(bot, session_factory, staff_chat_id=settings.staff_chat_id, clock=clock)
+    # The clock is business time (ticket days, response times); the outbox runs on real time.
+    worker = DeliveryWorker(bot, session_factory, staff_chat_id=settings.staff_chat_id)
     dispatcher = build_dispatcher(settings, session_factory, on_commit=worker.wake, clock=clock)
 
     async def keep_failed(update: Update, error: BaseException) -> None:

@@ -13,18 +13,21 @@ from bot.settings import Settings
 from database.models import Delivery, DeliveryPurpose
 from services.tickets import accept_customer_message
 
-router = Router(name=__name__)
 
-
-@router.message(CommandStart())
 async def on_start(message: Message, session: AsyncSession) -> None:
     session.add(
         Delivery(purpose=DeliveryPurpose.NOTICE, chat_id=message.chat.id, text=texts.greeting())
     )
 
 
-@router.message(F.from_user)
 async def on_customer_message(
     message: Message, session: AsyncSession, settings: Settings, clock: Callable[[], datetime]
 ) -> None:
     await accept_customer_message(session, message, settings=settings, now=clock())
+
+
+def build_router() -> Router:
+    router = Router(name=__name__)
+    router.message.register(on_start, CommandStart())
+    router.message.register(on_customer_message, F.from_user)
+    return router

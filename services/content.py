@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 from typing import Any
 
+from aiogram.enums import ContentType
 from aiogram.types import Message
 
 # Kinds whose file we keep, in the order Telegram fills them.
@@ -20,7 +21,7 @@ class Content:
 def content_of(message: Message) -> Content:
     entities = message.entities or message.caption_entities
     return Content(
-        kind=str(message.content_type),
+        kind=ContentType(message.content_type).value,
         text=message.text if message.text is not None else message.caption,
         entities=[entity.model_dump(exclude_none=True) for entity in entities]
         if entities

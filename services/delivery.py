@@ -3,7 +3,6 @@
 import asyncio
 import logging
 import random
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from html import escape
@@ -60,12 +59,10 @@ class DeliveryWorker:
         session_factory: SessionFactory,
         *,
         staff_chat_id: int,
-        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._bot = bot
         self._sessions = session_factory
         self._staff_chat_id = staff_chat_id
-        self._clock = clock
         self._wake = asyncio.Event()
         self._stopping = False
         self._senders: dict[int, asyncio.Task[None]] = {}
@@ -91,7 +88,7 @@ class DeliveryWorker:
 
     async def _start_due_senders(self) -> float:
         """Start a sender for each chat whose next delivery is due; return the time to wait."""
-        now = self._clock()
+        now = utcnow()
         pause = IDLE_POLL_SECONDS
         for chat_id, due_at in await self._chat_heads():
             if due_at <= now and chat_id not in self._senders:
@@ -131,7 +128,7 @@ class DeliveryWorker:
         )
         async with self._sessions.begin() as session:
             delivery = (await session.execute(statement)).scalar_one_or_none()
-            if delivery is None or delivery.next_attempt_at > self._clock():
+            if delivery is None or delivery.next_attempt_at > utcnow():
                 return None
             ticket = await session.get(Ticket, delivery.ticket_id) if delivery.ticket_id else None
             source = (
@@ -223,7 +220,7 @@ class DeliveryWorker:
                 delivery,
                 status=DeliveryStatus.SENT,
                 sent_message_id=message_id,
-                sent_at=self._clock(),
+                sent_at=utcnow(),
             )
             if delivery.ticket_id is None:
                 return
@@ -244,7 +241,7 @@ class DeliveryWorker:
 
     async def _retry(self, job: Job, delay: float, reason: str) -> None:
         delivery = job.delivery
-        now = self._clock()
+        now = utcnow()
         if now - delivery.created_at > GIVE_UP_AFTER:
             await self._fail(job, f"gave up after {delivery.attempts + 1} attempts: {reason}")
             return

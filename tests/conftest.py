@@ -1,0 +1,128 @@
+"""Fixtures: a fake Telegram, a migrated SQLite file, and the real bot wiring running on them."""
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiogram import Bot, Dispatcher
+from aiogram.types import Update
+
+from bot.dispatcher import build_bot, build_dispatcher
+from bot.settings import Settings
+from database.engine import SessionFactory, create_engine, create_session_factory
+from main import serve, upgrade_database
+from tests.fake_telegram import FakeTelegram
+
+STAFF_CHAT_ID = -1001000000001
+
+
+class Clock:
+    """Real time, shifted by as much as a test likes (to cross a midnight, say)."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta()
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+    def set(self, moment: datetime) -> None:
+        self.offset = moment - datetime.now(UTC)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeTelegram]:
+    telegram = FakeTelegram()
+    await telegram.start()
+    telegram.group_chat(STAFF_CHAT_ID)
+    yield telegram
+    await telegram.stop()
+
+
+@pytest.fixture
+async def database_url(tmp_path: Path) -> str:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'tgdesk.db'}"
+    # Alembic runs its own event loop, so it gets a thread of its own.
+    await asyncio.to_thread(upgrade_database, url)
+    return url
+
+
+@pytest.fixture
+def make_settings(fake: FakeTelegram, database_url: str) -> Callable[..., Settings]:
+    def make(**overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "bot_token": fake.token,
+            "staff_chat_id": STAFF_CHAT_ID,
+            "telegram_api_url": fake.url,
+            "database_url": database_url,
+        }
+        return Settings(_env_file=None, **(values | overrides))
+
+    return make
+
+
+@pytest.fixture
+def settings(make_settings: Callable[..., Settings]) -> Settings:
+    return make_settings()
+
+
+@pytest.fixture
+async def session_factory(database_url: str) -> AsyncIterator[SessionFactory]:
+    engine = create_engine(database_url)
+    yield create_session_factory(engine)
+    await engine.dispose()
+
+
+class RunningBot:
+    """The bot as `python main.py` runs it, inside the test's event loop."""
+
+    def __init__(self, settings: Settings, clock: Clock) -> None:
+        self.stop = asyncio.Event()
+        self.task = asyncio.create_task(serve(settings, self.stop, clock=clock))
+
+    async def shutdown(self) -> None:
+        self.stop.set()
+        await asyncio.wait_for(self.task, timeout=10)
+
+
+@pytest.fixture
+async def start_bot(clock: Clock) -> AsyncIterator[Callable[[Settings], RunningBot]]:
+    running: list[RunningBot] = []
+
+    def start(settings: Settings) -> RunningBot:
+        running.append(RunningBot(settings, clock))
+        return running[-1]
+
+    yield start
+    for bot in running:
+        if not bot.task.done():
+            await bot.shutdown()
+
+
+@pytest.fixture
+async def running(start_bot: Callable[[Settings], RunningBot], settings: Settings) -> RunningBot:
+    return start_bot(settings)
+
+
+@pytest.fixture
+async def dispatch(
+    settings: Settings, session_factory: SessionFactory, clock: Clock
+) -> AsyncIterator[Callable[[dict[str, Any]], Any]]:
+    """Feed raw updates straight into the real dispatcher, without polling or sending."""
+    bot: Bot = build_bot(settings)
+    dispatcher: Dispatcher = build_dispatcher(
+        settings, session_factory, on_commit=lambda: None, clock=clock
+    )
+
+    async def feed(update: dict[str, Any]) -> Any:
+        return await dispatcher.feed_update(bot, Update.model_validate(update))
+
+    yield feed
+    await bot.session.close()

@@ -1,0 +1,682 @@
+"""A fake Telegram Bot API server, strict enough that end-to-end tests of the bot can fail.
+
+Usage::
+
+    fake = FakeTelegram()
+    await fake.start()
+    api = TelegramAPIServer.from_base(fake.url)
+    bot = Bot(fake.token, session=AiohttpSession(api=api))
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+import html
+import inspect
+import itertools
+import json
+import random
+import re
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+Json = dict[str, Any]
+Handler = Callable[[Json], Awaitable[Any]]
+
+_INT_PARAMS = frozenset(
+    {"chat_id", "from_chat_id", "message_id", "message_thread_id", "offset", "limit", "timeout"}
+    | {"user_id", "reply_to_message_id"}
+)
+# Free text is never JSON/bool-decoded: a message saying "[1, 2]" or "true" is just text.
+_TEXT_PARAMS = frozenset({"text", "caption", "question", "title", "description", "explanation"})
+# A message is copyable only if it carries one of these; service messages carry none.
+_COPYABLE = frozenset({"text", "animation", "audio", "document", "photo", "sticker", "video"})
+_COPYABLE |= {"video_note", "voice", "contact", "dice", "poll", "venue", "location"}
+_CONTENT_FIELDS = _COPYABLE | {"entities", "link_preview_options", "caption", "caption_entities"}
+_CONTENT_FIELDS |= {"show_caption_above_media", "has_media_spoiler", "_html"}
+_CAPTIONED = ("animation", "audio", "document", "photo", "video", "voice")
+_DEFAULT_DESCRIPTIONS = {
+    400: "Bad Request",
+    403: "Forbidden: bot was blocked by the user",
+    404: "Not Found",
+    409: "Conflict: terminated by other getUpdates request",
+}
+_DICE_MAX = {"🎲": 6, "🎯": 6, "🎳": 6, "🏀": 5, "⚽": 5, "🎰": 64}
+_COMMAND_RE = re.compile(r"[a-z0-9_]{1,32}")
+
+
+class ApiError(Exception):
+    """An error answer: {"ok": false, "error_code": code, "description": ...}."""
+
+    def __init__(self, code: int, description: str, retry_after: int | None = None) -> None:
+        super().__init__(description)
+        self.code = code
+        self.description = description
+        self.retry_after = retry_after
+
+
+def _bad_request(reason: str) -> ApiError:
+    return ApiError(400, f"Bad Request: {reason}")
+
+
+@dataclass
+class _Fault:
+    method: str
+    chat_id: int | None
+    error: ApiError | None
+    times: int
+    delay: float
+
+
+# --- content helpers: kwargs for FakeTelegram.send() ---------------------------------------
+
+_file_numbers = itertools.count(1)
+
+
+def _file(kind: str, **fields: Any) -> Json:
+    number = next(_file_numbers)
+    return {
+        "file_id": f"{kind.upper()}-FILE-{number}",
+        "file_unique_id": f"{kind}{number}",
+        **fields,
+    }
+
+
+def _captioned(content: Json, caption: str | None) -> Json:
+    return content if caption is None else {**content, "caption": caption}
+
+
+def photo(caption: str | None = None) -> Json:
+    sizes = [(90, 67), (320, 240), (1280, 960)]
+    return _captioned(
+        {"photo": [_file("photo", width=w, height=h, file_size=w * h // 8) for w, h in sizes]},
+        caption,
+    )
+
+
+def video(caption: str | None = None) -> Json:
+    fields = {"width": 1280, "height": 720, "duration": 12, "mime_type": "video/mp4"}
+    return _captioned({"video": _file("video", file_size=1_500_000, **fields)}, caption)
+
+
+def document(file_name: str = "a.pdf", caption: str | None = None) -> Json:
+    doc = _file("document", file_name=file_name, mime_type="application/pdf", file_size=52_000)
+    return _captioned({"document": doc}, caption)
+
+
+def voice() -> Json:
+    return {"voice": _file("voice", duration=3, mime_type="audio/ogg", file_size=9_000)}
+
+
+def audio() -> Json:
+    fields = {"duration": 180, "performer": "Band", "title": "Song", "mime_type": "audio/mpeg"}
+    return {"audio": _file("audio", file_size=4_000_000, **fields)}
+
+
+def sticker() -> Json:
+    fields = {"type": "regular", "width": 512, "height": 512, "is_animated": False}
+    return {"sticker": _file("sticker", is_video=False, emoji="👍", file_size=20_000, **fields)}
+
+
+def animation() -> Json:
+    gif = _file("animation", width=320, height=240, duration=2, mime_type="video/mp4")
+    # Telegram sends an animation as both "animation" and "document" for old clients.
+    doc_fields = ("file_id", "file_unique_id", "mime_type")
+    return {"animation": gif, "document": {key: gif[key] for key in doc_fields}}
+
+
+def video_note() -> Json:
+    return {"video_note": _file("video_note", length=240, duration=5, file_size=300_000)}
+
+
+def location(lat: float, lon: float) -> Json:
+    return {"location": {"latitude": lat, "longitude": lon}}
+
+
+def contact(phone: str, first_name: str) -> Json:
+    return {"contact": {"phone_number": phone, "first_name": first_name}}
+
+
+def poll(question: str, options: list[str], *, quiz: bool = False) -> Json:
+    body: Json = {
+        "id": str(random.randrange(10**17, 10**18)),
+        "question": question,
+        "options": [
+            {"persistent_id": str(i), "text": text, "voter_count": 0}
+            for i, text in enumerate(options)
+        ],
+        "total_voter_count": 0,
+        "is_closed": False,
+        "is_anonymous": True,
+        "type": "quiz" if quiz else "regular",
+        "allows_multiple_answers": False,
+        "allows_revoting": not quiz,
+        "members_only": False,
+    }
+    if quiz:
+        body["correct_option_id"] = 0
+    return {"poll": body}
+
+
+def dice(emoji: str = "🎲") -> Json:
+    return {"dice": {"emoji": emoji, "value": random.randint(1, _DICE_MAX.get(emoji, 6))}}
+
+
+def venue(
+    lat: float = 52.52, lon: float = 13.40, title: str = "Office", address: str = "Main St 1"
+) -> Json:
+    place = location(lat, lon)["location"]
+    return {"venue": {"location": place, "title": title, "address": address}}
+
+
+# --- Telegram's HTML subset ----------------------------------------------------------------
+
+_TOKEN_RE = re.compile(r"(<[^<>]*>)|(&(?:lt|gt|amp|quot|#\d+|#[xX][0-9a-fA-F]+);)|([^<&]+|[<&])")
+_TAG_RE = re.compile(r"<(/?)([a-zA-Z][\w-]*)((?:\s[^<>]*)?)>")
+_ATTR_RE = re.compile(r"([\w-]+)(?:\s*=\s*(?:\"([^\"]*)\"|'([^']*)'|([^\s\"'>]+)))?")
+_TAG_ENTITIES = {"b": "bold", "strong": "bold", "i": "italic", "em": "italic", "u": "underline"}
+_TAG_ENTITIES |= {"ins": "underline", "s": "strikethrough", "strike": "strikethrough"}
+_TAG_ENTITIES |= {"del": "strikethrough", "code": "code", "pre": "pre", "tg-spoiler": "spoiler"}
+_TAG_SPECIAL = frozenset({"a", "span", "blockquote", "tg-emoji"})
+
+
+def _utf16_len(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _html_error(reason: str) -> ApiError:
+    return _bad_request(f"can't parse entities: {reason}")
+
+
+def _tag_entity(name: str, attrs: Json, parent: Json | None, where: str) -> Json | None:
+    """The entity a start tag opens, or None (e.g. for <a> without href)."""
+    if name in _TAG_ENTITIES:
+        lang = attrs.get("class", "")
+        if name == "code" and parent and parent["type"] == "pre" and lang.startswith("language-"):
+            parent["language"] = lang.removeprefix("language-")
+            return None
+        return {"type": _TAG_ENTITIES[name]}
+    if name == "a":
+        return {"type": "text_link", "url": attrs["href"]} if attrs.get("href") else None
+    if name == "span":
+        if attrs.get("class") != "tg-spoiler":
+            raise _html_error(f'Tag "span" must have class "tg-spoiler" {where}')
+        return {"type": "spoiler"}
+    if name == "blockquote":
+        return {"type": "expandable_blockquote" if "expandable" in attrs else "blockquote"}
+    if "emoji-id" not in attrs:
+        raise _html_error(f'Tag "tg-emoji" must have attribute "emoji-id" {where}')
+    return {"type": "custom_emoji", "custom_emoji_id": attrs["emoji-id"]}
+
+
+def parse_html(source: str) -> tuple[str, list[Json]]:
+    """Telegram's HTML parse_mode: plain text plus entities (offsets in UTF-16 units)."""
+    text = ""
+    entities: list[Json] = []
+    open_tags: list[tuple[str, int, Json | None]] = []
+    for token in _TOKEN_RE.finditer(source):
+        tag, escape, plain = token.groups()
+        where = f"at byte offset {len(source[: token.start()].encode())}"
+        match = _TAG_RE.fullmatch(tag) if tag else None
+        if escape:
+            text += html.unescape(escape)
+        elif plain and plain != "<":
+            text += plain
+        elif match is None:
+            raise _html_error(f'Unsupported start tag "" {where}')
+        elif match[1]:
+            name = match[2].lower()
+            if not open_tags:
+                raise _html_error(f"Unexpected end tag {where}")
+            expected, start, entity = open_tags.pop()
+            if expected != name:
+                found = f'expected "</{expected}>", found "</{name}>"'
+                raise _html_error(f"Unmatched end tag {where}, {found}")
+            if entity is not None and _utf16_len(text) > start:
+                entities.append({**entity, "offset": start, "length": _utf16_len(text) - start})
+        else:
+            name = match[2].lower()
+            if name not in _TAG_ENTITIES and name not in _TAG_SPECIAL:
+                raise _html_error(f'Unsupported start tag "{name}" {where}')
+            attrs = {m[1].lower(): m[2] or m[3] or m[4] or "" for m in _ATTR_RE.finditer(match[3])}
+            parent = open_tags[-1][2] if open_tags else None
+            open_tags.append((name, _utf16_len(text), _tag_entity(name, attrs, parent, where)))
+    if open_tags:
+        raise _html_error(f'Can\'t find end tag corresponding to start tag "{open_tags[-1][0]}"')
+    return text, sorted(entities, key=lambda e: (e["offset"], -e["length"]))
+
+
+# --- the server ----------------------------------------------------------------------------
+
+
+def _normalise(key: str, value: Any) -> Any:
+    """Undo aiogram's form encoding: numbers, booleans and JSON objects arrive as strings."""
+    if not isinstance(value, str) or key in _TEXT_PARAMS:
+        return value
+    if key in _INT_PARAMS and re.fullmatch(r"-?\d+", value):
+        return int(value)
+    if value in ("true", "false"):
+        return value == "true"
+    if value.startswith(("{", "[")):
+        with contextlib.suppress(ValueError):
+            return json.loads(value)
+    return value
+
+
+async def _read_params(request: web.Request) -> Json:
+    raw: Json = dict(request.query)
+    if request.content_type == "application/json":
+        body = await request.json()
+        raw.update(body if isinstance(body, dict) else {})
+    elif request.can_read_body:
+        raw.update(await request.post())
+    return {key: _normalise(key, value) for key, value in raw.items()}
+
+
+def _public(value: Any) -> Any:
+    """A deep copy without the fake's private "_" keys, as Telegram would send it."""
+    if isinstance(value, dict):
+        return {k: _public(v) for k, v in value.items() if not k.startswith("_")}
+    if isinstance(value, list):
+        return [_public(item) for item in value]
+    return value
+
+
+def _error_response(error: ApiError) -> web.Response:
+    body: Json = {"ok": False, "error_code": error.code, "description": error.description}
+    headers = {}
+    if error.retry_after is not None:
+        body["parameters"] = {"retry_after": error.retry_after}
+        headers["Retry-After"] = str(error.retry_after)
+    return web.json_response(body, status=error.code, headers=headers)
+
+
+def _update_type(update: Json) -> str:
+    return next((key for key in update if key != "update_id"), "")
+
+
+def _describe(predicate: Callable[[], bool]) -> str:
+    try:
+        return inspect.getsource(predicate).strip()
+    except (OSError, TypeError):
+        return repr(predicate)
+
+
+def _formatted(params: Json, key: str, entities_key: str) -> Json:
+    """Text or caption fields of a message, parsed according to parse_mode."""
+    raw = params.get(key)
+    if raw is None:
+        return {}
+    if str(params.get("parse_mode") or "").lower() == "html":
+        text, entities = parse_html(str(raw))
+        fields: Json = {key: text, "_html": str(raw)}
+    else:
+        # Markdown modes are passed through unparsed; the bot uses HTML.
+        text, entities = str(raw), params.get(entities_key) or []
+        fields = {key: text}
+    if entities:
+        fields[entities_key] = entities
+    return fields
+
+
+def _caption(params: Json) -> Json:
+    fields = _formatted(params, "caption", "caption_entities")
+    if len(fields.get("caption", "")) > 1024:
+        raise _bad_request("message caption is too long")
+    return fields
+
+
+def _copied_content(source: Json) -> Json:
+    if not any(key in source for key in _COPYABLE) or source.get("poll", {}).get("type") == "quiz":
+        raise _bad_request("message can't be copied")
+    fields = {key: copy.deepcopy(source[key]) for key in _CONTENT_FIELDS if key in source}
+    if "poll" in fields:
+        options = [option["text"] for option in fields["poll"]["options"]]
+        fields |= poll(fields["poll"]["question"], options)
+    if "dice" in fields:
+        fields |= dice(fields["dice"]["emoji"])
+    return fields
+
+
+class FakeTelegram:
+    """An in-process Bot API server holding chats, their histories and the update queue."""
+
+    def __init__(
+        self,
+        *,
+        token: str = "123456:TEST-TOKEN",
+        bot_id: int = 123456,
+        bot_username: str = "tgdesk_test_bot",
+    ) -> None:
+        self.token = token
+        self.url = ""
+        self.bot_user: Json = {"id": bot_id, "is_bot": True, "first_name": "tgdesk"}
+        self.bot_user |= {"username": bot_username, "can_join_groups": True}
+        self.bot_user |= {"can_read_all_group_messages": False, "supports_inline_queries": False}
+        self.requests: list[tuple[str, Json]] = []
+        self.confirmed_offset = 0
+        self._chats: dict[int, Json] = {}
+        self._history: dict[int, list[Json]] = {}
+        self._updates: list[Json] = []
+        self._next_update_id = 1
+        self._update_queued = asyncio.Event()
+        self._closing = asyncio.Event()
+        self._faults: list[_Fault] = []
+        self._runner: web.AppRunner | None = None
+        handlers: dict[str, Handler] = {
+            "getMe": self._get_me,
+            "getUpdates": self._get_updates,
+            "deleteWebhook": self._delete_webhook,
+            "setMyCommands": self._set_my_commands,
+            "deleteMyCommands": self._true,
+            "sendMessage": self._send_message,
+            "copyMessage": self._copy_message,
+        }
+        self._methods = {name.lower(): handler for name, handler in handlers.items()}
+
+    async def start(self) -> None:
+        self._closing = asyncio.Event()
+        app = web.Application()
+        app.router.add_route("*", "/bot{token}/{method}", self._handle)
+        # handler_cancellation: a client dropping a long poll must end its handler, as in Telegram.
+        self._runner = web.AppRunner(
+            app, access_log=None, handler_cancellation=True, shutdown_timeout=1.0
+        )
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
+        self.url = f"http://127.0.0.1:{self._runner.addresses[0][1]}"
+
+    async def stop(self) -> None:
+        # Wake long polls and injected delays so shutdown does not wait for them.
+        self._closing.set()
+        self._update_queued.set()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    # --- chats and people ---
+
+    def user(
+        self,
+        user_id: int,
+        first_name: str = "Alice",
+        *,
+        last_name: str | None = None,
+        username: str | None = None,
+        language_code: str | None = "en",
+    ) -> Json:
+        """A user who has started the bot, so its private chat is known."""
+        user: Json = {"id": user_id, "is_bot": False, "first_name": first_name}
+        optional = {"last_name": last_name, "username": username, "language_code": language_code}
+        user |= {key: value for key, value in optional.items() if value is not None}
+        self.private_chat(user)
+        return user
+
+    def private_chat(self, user: Json) -> Json:
+        chat: Json = {"id": user["id"], "type": "private", "first_name": user["first_name"]}
+        chat |= {key: user[key] for key in ("last_name", "username") if key in user}
+        return self._register(chat)
+
+    def group_chat(self, chat_id: int, title: str = "Staff", *, forum: bool = False) -> Json:
+        chat: Json = {"id": chat_id, "type": "supergroup", "title": title}
+        if forum:
+            chat["is_forum"] = True
+        return self._register(chat)
+
+    def _register(self, chat: Json) -> Json:
+        self._chats[chat["id"]] = chat
+        self._history.setdefault(chat["id"], [])
+        return chat
+
+    # --- driving the user side ---
+
+    def send(
+        self,
+        chat: Json,
+        from_user: Json,
+        text: str | None = None,
+        *,
+        reply_to: int | None = None,
+        thread_id: int | None = None,
+        entities: list[Json] | None = None,
+        **content: Any,
+    ) -> Json:
+        """A user's message: stored in the chat's history and queued as an update."""
+        self._register(chat)
+        reply = None
+        if reply_to is not None:
+            reply = self._find(chat["id"], reply_to)
+            if reply is None:
+                raise ValueError(f"no message {reply_to} in chat {chat['id']} to reply to")
+        fields = dict(content)
+        if text is not None:
+            fields["text"] = text
+        if entities:
+            fields["entities"] = entities
+        message = self._store(chat["id"], from_user, fields, reply=reply, thread_id=thread_id)
+        self.queue_update({"message": _public(message)})
+        return message
+
+    def queue_update(self, update: Json) -> int:
+        update = dict(update)
+        update.setdefault("update_id", self._next_update_id)
+        self._next_update_id = max(self._next_update_id, update["update_id"] + 1)
+        self._updates.append(update)
+        self._updates.sort(key=lambda queued: queued["update_id"])
+        self._update_queued.set()
+        return int(update["update_id"])
+
+    # --- inspecting ---
+
+    def history(self, chat_id: int) -> list[Json]:
+        return list(self._history.get(chat_id, []))
+
+    def bot_messages(self, chat_id: int) -> list[Json]:
+        bot_id = self.bot_user["id"]
+        return [message for message in self.history(chat_id) if message["from"]["id"] == bot_id]
+
+    def pending_updates(self) -> list[Json]:
+        return list(self._updates)
+
+    async def wait_for(
+        self,
+        predicate: Callable[[], bool],
+        timeout: float = 5.0,  # noqa: ASYNC109 - the shared test interface names it so
+    ) -> None:
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            if time.monotonic() >= deadline:
+                recent = [method for method, _ in self.requests[-10:]]
+                raise AssertionError(
+                    f"not true within {timeout}s: {_describe(predicate)}\n"
+                    f"last API calls: {recent}; pending updates: {len(self._updates)}"
+                )
+            await asyncio.sleep(0.01)
+
+    # --- fault injection ---
+
+    def fail(
+        self,
+        method: str,
+        *,
+        chat_id: int | None = None,
+        error_code: int = 500,
+        description: str | None = None,
+        retry_after: int | None = None,
+        times: int = 1,
+        delay: float = 0.0,
+    ) -> None:
+        """Answer the next `times` matching calls with an error after `delay` seconds.
+
+        description defaults to Telegram's text for the code; error_code 200 only delays.
+        """
+        error = None
+        if error_code != 200:
+            if description is None and error_code == 429:
+                description = f"Too Many Requests: retry after {retry_after}"
+            default = _DEFAULT_DESCRIPTIONS.get(error_code, "Internal Server Error")
+            error = ApiError(error_code, description or default, retry_after)
+        self._faults.append(_Fault(method.lower(), chat_id, error, times, delay))
+
+    def _take_fault(self, method: str, params: Json) -> _Fault | None:
+        for fault in self._faults:
+            if fault.method == method.lower() and fault.chat_id in (None, params.get("chat_id")):
+                fault.times -= 1
+                if fault.times <= 0:
+                    self._faults.remove(fault)
+                return fault
+        return None
+
+    async def _sleep(self, seconds: float) -> None:
+        """Sleep, but wake up when the server stops."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._closing.wait(), seconds)
+
+    # --- HTTP ---
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        params = await _read_params(request)
+        self.requests.append((method, params))
+        try:
+            if request.match_info["token"] != self.token:
+                raise ApiError(401, "Unauthorized")
+            handler = self._methods.get(method.lower())
+            if handler is None:
+                raise ApiError(404, "Not Found")
+            fault = self._take_fault(method, params)
+            if fault is not None:
+                await self._sleep(fault.delay)
+                if fault.error is not None:
+                    raise fault.error
+            result = await handler(params)
+        except ApiError as error:
+            return _error_response(error)
+        return web.json_response({"ok": True, "result": result})
+
+    # --- messages ---
+
+    def _find(self, chat_id: int, message_id: Any) -> Json | None:
+        found = (m for m in self._history.get(chat_id, []) if m["message_id"] == message_id)
+        return next(found, None)
+
+    def _store(
+        self, chat_id: int, sender: Json, fields: Json, *, reply: Json | None, thread_id: Any
+    ) -> Json:
+        chat = self._chats[chat_id]
+        history = self._history[chat_id]
+        message_id = history[-1]["message_id"] + 1 if history else 1
+        message: Json = {"message_id": message_id, "from": sender, "chat": chat}
+        message["date"] = int(time.time())
+        if thread_id is not None:
+            message["message_thread_id"] = thread_id
+            if chat.get("is_forum"):
+                message["is_topic_message"] = True
+        if reply is not None:
+            # Telegram nests only one level of replies.
+            message["reply_to_message"] = _public(reply)
+            message["reply_to_message"].pop("reply_to_message", None)
+        message |= fields
+        history.append(message)
+        return message
+
+    def _chat_id(self, params: Json, key: str = "chat_id") -> int:
+        value = params.get(key)
+        if value in (None, ""):
+            raise _bad_request(f"{key} is empty")
+        if not isinstance(value, int) or value not in self._chats:
+            raise _bad_request("chat not found")
+        return value
+
+    def _reply_target(self, chat_id: int, params: Json) -> Json | None:
+        reply = params.get("reply_parameters")
+        if not isinstance(reply, dict):
+            reply = {"message_id": params.get("reply_to_message_id")}
+            reply["allow_sending_without_reply"] = params.get("allow_sending_without_reply")
+        if reply.get("message_id") is None:
+            return None
+        target = self._find(chat_id, reply["message_id"])
+        if target is None and not reply.get("allow_sending_without_reply"):
+            raise _bad_request("message to be replied not found")
+        return target
+
+    def _bot_message(self, chat_id: int, params: Json, fields: Json) -> Json:
+        """Store a message the bot sends; returns it as Telegram would."""
+        reply = self._reply_target(chat_id, params)
+        markup = params.get("reply_markup")
+        if isinstance(markup, dict) and "inline_keyboard" in markup:
+            # Telegram echoes only inline keyboards back in the Message.
+            fields["reply_markup"] = markup
+        thread_id = params.get("message_thread_id")
+        message = self._store(chat_id, self.bot_user, fields, reply=reply, thread_id=thread_id)
+        public: Json = _public(message)
+        return public
+
+    # --- API methods ---
+
+    async def _true(self, params: Json) -> bool:
+        return True
+
+    async def _get_me(self, params: Json) -> Json:
+        return dict(self.bot_user)
+
+    async def _delete_webhook(self, params: Json) -> bool:
+        if params.get("drop_pending_updates"):
+            self._updates.clear()
+        return True
+
+    async def _set_my_commands(self, params: Json) -> bool:
+        commands = params.get("commands")
+        if not isinstance(commands, list):
+            raise _bad_request('parameter "commands" is required')
+        for command in commands:
+            if not _COMMAND_RE.fullmatch(str(command.get("command", ""))):
+                raise _bad_request("BOT_COMMAND_INVALID")
+            if not 1 <= len(command.get("description", "")) <= 256:
+                raise _bad_request("BOT_COMMAND_DESCRIPTION_INVALID")
+        return True
+
+    async def _get_updates(self, params: Json) -> list[Json]:
+        offset = params.get("offset")
+        if isinstance(offset, int) and offset > 0:
+            self._updates = [update for update in self._updates if update["update_id"] >= offset]
+            self.confirmed_offset = max(self.confirmed_offset, offset)
+        limit = min(max(int(params.get("limit") or 100), 1), 100)
+        allowed = params.get("allowed_updates") or []
+        deadline = time.monotonic() + float(params.get("timeout") or 0)
+        while True:
+            ready = [u for u in self._updates if not allowed or _update_type(u) in allowed]
+            remaining = deadline - time.monotonic()
+            if ready or remaining <= 0 or self._closing.is_set():
+                return [_public(update) for update in ready[:limit]]
+            self._update_queued.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._update_queued.wait(), remaining)
+
+    async def _send_message(self, params: Json) -> Json:
+        chat_id = self._chat_id(params)
+        fields = _formatted(params, "text", "entities")
+        text = fields.get("text", "")
+        if not text.strip():
+            raise _bad_request("message text is empty")
+        if len(text) > 4096:
+            raise _bad_request("message is too long")
+        return self._bot_message(chat_id, params, fields)
+
+    async def _copy_message(self, params: Json) -> Json:
+        chat_id = self._chat_id(params)
+        source = self._find(self._chat_id(params, "from_chat_id"), params.get("message_id"))
+        if source is None:
+            raise _bad_request("message to copy not found")
+        fields = _copied_content(source)
+        if "caption" in params and any(key in fields for key in _CAPTIONED):
+            for key in ("caption", "caption_entities", "_html"):
+                fields.pop(key, None)
+            fields |= _caption(params)
+        return {"message_id": self._bot_message(chat_id, params, fields)["message_id"]}

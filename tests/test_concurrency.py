@@ -1,0 +1,94 @@
+"""Numbers and daily ids under concurrent ticket creation, and across midnight."""
+
+import asyncio
+from datetime import UTC, datetime
+
+from sqlalchemy import select, update
+
+from bot import texts
+from database.engine import SessionFactory
+from database.models import Ticket, TicketCounter, TicketMessage
+from tests.conftest import STAFF_CHAT_ID, Clock, RunningBot
+from tests.fake_telegram import FakeTelegram
+
+
+async def tickets(session_factory: SessionFactory) -> list[Ticket]:
+    async with session_factory() as session:
+        return list((await session.execute(select(Ticket).order_by(Ticket.number))).scalars())
+
+
+async def test_fifty_first_messages_at_once_get_distinct_gapless_numbers(
+    fake: FakeTelegram, running: RunningBot, session_factory: SessionFactory
+) -> None:
+    customers = [fake.user(2000 + index, f"C{index}") for index in range(50)]
+    for customer in customers:  # all queued before the bot fetches: one batch, processed at once
+        fake.send(fake.private_chat(customer), customer, "first!")
+
+    await fake.wait_for(lambda: len(fake.bot_messages(STAFF_CHAT_ID)) == 100, timeout=20)
+    opened = await tickets(session_factory)
+    assert [ticket.number for ticket in opened] == list(range(1, 51))
+    assert sorted(ticket.daily_id for ticket in opened) == list(range(1, 51))
+    assert len({ticket.customer_id for ticket in opened}) == 50
+    headers = [m["text"] for m in fake.bot_messages(STAFF_CHAT_ID) if m["text"].startswith("🎫")]
+    assert len(headers) == 50
+
+
+async def test_ten_simultaneous_messages_of_a_new_customer_open_one_ticket(
+    fake: FakeTelegram, dispatch: object, session_factory: SessionFactory
+) -> None:
+    ivy = fake.user(3001, "Ivy")
+    for index in range(10):
+        fake.send(fake.private_chat(ivy), ivy, f"message {index}")
+    # Straight into the dispatcher, all at the same moment: no polling order to help.
+    await asyncio.gather(*(dispatch(update) for update in fake.pending_updates()))  # type: ignore[operator]
+
+    opened = await tickets(session_factory)
+    assert len(opened) == 1
+    async with session_factory() as session:
+        stored = (await session.execute(select(TicketMessage.ticket_id))).scalars().all()
+    assert stored == [opened[0].id] * 10
+
+
+async def test_daily_id_restarts_at_local_midnight_and_numbers_keep_growing(
+    fake: FakeTelegram,
+    make_settings: object,
+    start_bot: object,
+    clock: Clock,
+    session_factory: SessionFactory,
+) -> None:
+    start_bot(make_settings(timezone="Europe/Moscow"))  # type: ignore[operator]
+    clock.set(datetime(2026, 3, 1, 20, 58, tzinfo=UTC))  # 23:58 in Moscow
+    for index in range(3):
+        user = fake.user(4000 + index)
+        fake.send(fake.private_chat(user), user, "before midnight")
+    await fake.wait_for(lambda: len(fake.bot_messages(STAFF_CHAT_ID)) == 6)
+
+    clock.set(datetime(2026, 3, 1, 21, 1, tzinfo=UTC))  # 00:01 on 2 March in Moscow
+    for index in range(2):
+        user = fake.user(4100 + index)
+        fake.send(fake.private_chat(user), user, "after midnight")
+    await fake.wait_for(lambda: len(fake.bot_messages(STAFF_CHAT_ID)) == 10)
+
+    opened = await tickets(session_factory)
+    assert [(t.number, str(t.day), t.daily_id) for t in opened] == [
+        (1, "2026-03-01", 1),
+        (2, "2026-03-01", 2),
+        (3, "2026-03-01", 3),
+        (4, "2026-03-02", 1),
+        (5, "2026-03-02", 2),
+    ]
+
+
+async def test_numbers_stay_correct_past_five_digits(
+    fake: FakeTelegram, running: RunningBot, session_factory: SessionFactory
+) -> None:
+    jon = fake.user(5001, "Jon")
+    fake.send(fake.private_chat(jon), jon, "first")
+    await fake.wait_for(lambda: len(fake.bot_messages(STAFF_CHAT_ID)) == 2)
+    async with session_factory.begin() as session:
+        await session.execute(update(TicketCounter).values(last_value=99_999))
+    kim = fake.user(5002, "Kim")
+    fake.send(fake.private_chat(kim), kim, "second")
+    await fake.wait_for(lambda: len(fake.bot_messages(STAFF_CHAT_ID)) == 4)
+    assert fake.bot_messages(STAFF_CHAT_ID)[2]["text"].startswith("🎫 ARG-100000 · #2")
+    assert texts.ticket_label("ARG", 42) == "ARG-00042"
