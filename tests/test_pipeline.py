@@ -1,0 +1,54 @@
+"""The pipeline's promises: confirm only what committed, and keep what could not be processed."""
+
+import asyncio
+import sqlite3
+
+from sqlalchemy import select, text
+
+from database.engine import SessionFactory, sqlite_path
+from database.models import FailedUpdate, Ticket
+from tests.conftest import STAFF_CHAT_ID, RunningBot
+from tests.fake_telegram import FakeTelegram
+
+
+async def test_an_update_is_confirmed_only_after_its_transaction_commits(
+    fake: FakeTelegram, running: RunningBot, database_url: str, session_factory: SessionFactory
+) -> None:
+    await fake.wait_for(lambda: any(method == "getUpdates" for method, _ in fake.requests))
+    path = sqlite_path(database_url)
+    assert path is not None
+    # Someone else holds the write lock, so the bot cannot commit for now. (In a thread:
+    # SQLite's busy wait must not block the event loop the bot runs on.)
+    blocker = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    await asyncio.to_thread(blocker.execute, "BEGIN IMMEDIATE")
+    mia = fake.user(7001, "Mia")
+    fake.send(fake.private_chat(mia), mia, "are you there?")
+    await asyncio.sleep(1.0)
+    assert fake.confirmed_offset <= 1  # fetched, but not confirmed
+    assert fake.bot_messages(STAFF_CHAT_ID) == []
+    await asyncio.to_thread(blocker.execute, "ROLLBACK")
+    blocker.close()
+
+    await fake.wait_for(lambda: len(fake.bot_messages(STAFF_CHAT_ID)) == 2)
+    await fake.wait_for(lambda: fake.pending_updates() == [] and fake.confirmed_offset >= 2)
+    async with session_factory() as session:
+        assert len((await session.execute(select(Ticket))).all()) == 1
+
+
+async def test_an_update_that_keeps_failing_is_kept_and_staff_are_told(
+    fake: FakeTelegram, running: RunningBot, session_factory: SessionFactory
+) -> None:
+    async with session_factory.begin() as session:  # a broken schema makes every store fail
+        await session.execute(text("DROP TABLE message_link"))
+        await session.execute(text("ALTER TABLE ticket_message RENAME TO broken"))
+    ned = fake.user(7002, "Ned")
+    sent = fake.send(fake.private_chat(ned), ned, "hello")
+
+    await fake.wait_for(lambda: len(fake.bot_messages(STAFF_CHAT_ID)) == 1)
+    notice = fake.bot_messages(STAFF_CHAT_ID)[0]["text"]
+    assert notice.startswith("⚠️ Update 1 could not be processed")
+    async with session_factory() as session:
+        kept = (await session.execute(select(FailedUpdate))).scalar_one()
+    assert kept.payload["message"]["text"] == sent["text"]
+    assert "ticket_message" in kept.error
+    await fake.wait_for(lambda: fake.pending_updates() == [])
