@@ -9,6 +9,7 @@ from html import escape
 
 from aiogram import Bot
 from aiogram.exceptions import (
+    TelegramAPIError,
     TelegramBadRequest,
     TelegramForbiddenError,
     TelegramNetworkError,
@@ -38,6 +39,7 @@ logger = logging.getLogger(__name__)
 GIVE_UP_AFTER = timedelta(hours=24)
 MAX_BACKOFF_SECONDS = 300.0
 IDLE_POLL_SECONDS = 1.0
+SHUTDOWN_GRACE_SECONDS = 5.0
 CAPTIONED_KINDS = {"photo", "video", "document", "audio", "voice", "animation"}
 TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024
@@ -84,7 +86,17 @@ class DeliveryWorker:
         finally:
             self._stopping = True
             stopper.cancel()
-            await asyncio.gather(*self._senders.values(), return_exceptions=True)
+            await self._finish_in_flight()
+
+    async def _finish_in_flight(self) -> None:
+        """Give in-flight sends a grace period; a cancelled one stays pending and is resent."""
+        senders = set(self._senders.values())
+        if not senders:
+            return
+        _, late = await asyncio.wait(senders, timeout=SHUTDOWN_GRACE_SECONDS)
+        for sender in late:
+            sender.cancel()
+        await asyncio.gather(*late, return_exceptions=True)
 
     async def _start_due_senders(self) -> float:
         """Start a sender for each chat whose next delivery is due; return the time to wait."""
@@ -113,8 +125,9 @@ class DeliveryWorker:
             while not self._stopping and (job := await self._next_job(chat_id)) is not None:
                 await self._deliver(job)
         except Exception:
-            # A database failure: the rows stay pending and the next scan starts over.
-            logger.exception("delivery to chat %s stopped", chat_id)
+            # The database failed: the rows stay pending and a later scan starts over.
+            logger.exception("delivery to chat %s paused", chat_id)
+            await asyncio.sleep(IDLE_POLL_SECONDS)
         finally:
             del self._senders[chat_id]
             self.wake()
@@ -147,8 +160,12 @@ class DeliveryWorker:
             await self._retry(job, _backoff(job.delivery.attempts), error.message)
         except TelegramForbiddenError as error:
             await self._fail(job, error.message, unreachable=True)
-        except TelegramBadRequest as error:
+        except TelegramAPIError as error:  # 400 and anything else Telegram refuses for good
             await self._fail(job, error.message)
+        except Exception as error:
+            # Our own bug (bad stored data, say) must not stall this chat's queue forever.
+            logger.exception("delivery %s could not be sent", job.delivery.id)
+            await self._fail(job, f"internal error: {type(error).__name__}")
         else:
             await self._record_sent(job, message_id)
 

@@ -360,6 +360,7 @@ class FakeTelegram:
         self.bot_user |= {"username": bot_username, "can_join_groups": True}
         self.bot_user |= {"can_read_all_group_messages": False, "supports_inline_queries": False}
         self.requests: list[tuple[str, Json]] = []
+        self.request_times: list[float] = []  # time.monotonic() of each entry in requests
         self.confirmed_offset = 0
         self._chats: dict[int, Json] = {}
         self._history: dict[int, list[Json]] = {}
@@ -544,6 +545,7 @@ class FakeTelegram:
         method = request.match_info["method"]
         params = await _read_params(request)
         self.requests.append((method, params))
+        self.request_times.append(time.monotonic())
         try:
             if request.match_info["token"] != self.token:
                 raise ApiError(401, "Unauthorized")

@@ -2,9 +2,12 @@
 
 import asyncio
 import sqlite3
+import time
+from collections.abc import Callable
 
 from sqlalchemy import select, text
 
+from bot.settings import Settings
 from database.engine import SessionFactory, sqlite_path
 from database.models import FailedUpdate, Ticket
 from tests.conftest import STAFF_CHAT_ID, RunningBot
@@ -52,3 +55,46 @@ async def test_an_update_that_keeps_failing_is_kept_and_staff_are_told(
     assert kept.payload["message"]["text"] == sent["text"]
     assert "ticket_message" in kept.error
     await fake.wait_for(lambda: fake.pending_updates() == [])
+
+
+def calls(fake: FakeTelegram, method: str, chat_id: int) -> list[float]:
+    """When `method` was called for `chat_id` (monotonic seconds)."""
+    return [
+        at
+        for (name, params), at in zip(fake.requests, fake.request_times, strict=True)
+        if name == method and params.get("chat_id") == chat_id
+    ]
+
+
+async def test_a_send_hanging_at_shutdown_stays_in_the_outbox(
+    fake: FakeTelegram, start_bot: Callable[[Settings], RunningBot], settings: Settings
+) -> None:
+    bot = start_bot(settings)
+    fake.fail("copyMessage", error_code=200, delay=60)  # the relay hangs
+    oda = fake.user(7003, "Oda")
+    fake.send(fake.private_chat(oda), oda, "are you stuck?")
+    await fake.wait_for(lambda: calls(fake, "copyMessage", STAFF_CHAT_ID) != [])
+
+    started = time.monotonic()
+    await bot.shutdown()
+    assert time.monotonic() - started < 8
+    assert len(fake.bot_messages(STAFF_CHAT_ID)) == 1  # the header only
+
+    start_bot(settings)  # the next start sends what was left
+    await fake.wait_for(lambda: len(fake.bot_messages(STAFF_CHAT_ID)) == 2)
+    assert fake.bot_messages(STAFF_CHAT_ID)[1]["text"] == "are you stuck?"
+
+
+async def test_429_is_honoured_and_server_errors_are_retried(
+    fake: FakeTelegram, running: RunningBot
+) -> None:
+    fake.fail("sendMessage", chat_id=STAFF_CHAT_ID, error_code=500, times=2)
+    fake.fail("copyMessage", chat_id=STAFF_CHAT_ID, error_code=429, retry_after=2)
+    pia = fake.user(7004, "Pia")
+    fake.send(fake.private_chat(pia), pia, "hello")
+
+    await fake.wait_for(lambda: len(fake.bot_messages(STAFF_CHAT_ID)) == 2, timeout=15)
+    assert len(calls(fake, "sendMessage", STAFF_CHAT_ID)) == 3  # two 500s, then the header
+    refused, accepted = calls(fake, "copyMessage", STAFF_CHAT_ID)
+    assert accepted - refused >= 2  # nothing was sent to that chat before retry_after
+    assert fake.bot_messages(STAFF_CHAT_ID)[1]["text"] == "hello"
