@@ -8,7 +8,8 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
-from aiogram.exceptions import TelegramUnauthorizedError
+from aiogram import Bot
+from aiogram.exceptions import TelegramNetworkError, TelegramServerError, TelegramUnauthorizedError
 from aiogram.types import Update
 from alembic import command
 from alembic.config import Config
@@ -16,14 +17,15 @@ from pydantic import ValidationError
 
 from bot.dispatcher import build_bot, build_dispatcher
 from bot.logs import configure_logging
-from bot.polling import Poller
+from bot.polling import Poller, until_stopped
 from bot.settings import Settings, describe_errors
 from database.engine import create_engine, create_session_factory
 from database.models import utcnow
 from services.delivery import DeliveryWorker
 from services.failed_updates import keep_failed_update
+from services.outbox import retarget_staff_deliveries
 
-logger = logging.getLogger("tgdesk")
+logger = logging.getLogger(__name__)
 
 HERE = Path(__file__).resolve().parent
 EXIT_CONFIG_ERROR = 2
@@ -54,9 +56,12 @@ async def serve(
         worker.wake()
 
     try:
-        me = await bot.get_me()
-        logger.info("tgdesk started as @%s; staff chat %s", me.username, settings.staff_chat_id)
-        await bot.delete_webhook()
+        if not await _introduce(bot, stop):
+            return
+        async with session_factory.begin() as session:
+            moved = await retarget_staff_deliveries(session, settings.staff_chat_id)
+        if moved:
+            logger.warning("%s pending deliveries moved to the new staff chat", moved)
         poller = Poller(bot, dispatcher, keep_failed)
         # If either fails, the TaskGroup cancels the other; unsent rows stay in the outbox.
         async with asyncio.TaskGroup() as group:
@@ -68,12 +73,34 @@ async def serve(
         logger.info("tgdesk stopped")
 
 
-async def serve_until_signal(settings: Settings) -> None:
+async def _introduce(bot: Bot, stop: asyncio.Event) -> bool:
+    """Check the token and switch Telegram to polling; wait while Telegram is unreachable."""
+    attempt = 0
+    while not stop.is_set():
+        try:
+            me = await bot.get_me()
+            await bot.delete_webhook()
+        except (TelegramNetworkError, TelegramServerError) as error:
+            attempt += 1
+            delay = min(2.0**attempt, 60.0)
+            logger.warning("Telegram is unreachable (%s); retrying in %.0fs", error, delay)
+            await until_stopped(asyncio.sleep(delay), stop)
+        else:
+            logger.info("tgdesk started as @%s", me.username)
+            return True
+    return False
+
+
+async def run(settings: Settings) -> None:
+    """Migrate, then serve until SIGTERM or SIGINT (either may come during migrations)."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    await serve(settings, stop)
+    # Alembic runs its own event loop, so migrations get a thread; they are not cut short.
+    await asyncio.to_thread(upgrade_database, settings.database_url)
+    if not stop.is_set():
+        await serve(settings, stop)
 
 
 def main() -> int:
@@ -83,13 +110,25 @@ def main() -> int:
         print(f"tgdesk: {describe_errors(error)}", file=sys.stderr)
         return EXIT_CONFIG_ERROR
     configure_logging(settings.log_level, secrets=[settings.bot_token.get_secret_value()])
-    upgrade_database(settings.database_url)
     try:
-        asyncio.run(serve_until_signal(settings))
-    except TelegramUnauthorizedError:
+        asyncio.run(run(settings))
+    except Exception as error:
+        return _exit_code(error)
+    return 0
+
+
+def _exit_code(error: Exception) -> int:
+    rejected = (
+        error.subgroup(TelegramUnauthorizedError) is not None
+        if isinstance(error, ExceptionGroup)
+        else isinstance(error, TelegramUnauthorizedError)
+    )
+    if rejected:
         print("tgdesk: configuration error: BOT_TOKEN was rejected by Telegram", file=sys.stderr)
         return EXIT_CONFIG_ERROR
-    return 0
+    # Logged rather than printed, so the token is redacted from the traceback too.
+    logger.error("tgdesk stopped on an unexpected error", exc_info=error)
+    return 1
 
 
 if __name__ == "__main__":

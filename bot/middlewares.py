@@ -7,7 +7,7 @@ from aiogram import BaseMiddleware
 from aiogram.types import TelegramObject
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
-from database.engine import SessionFactory, is_transient
+from database.engine import SessionFactory, is_retryable
 
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 
@@ -28,7 +28,7 @@ class TransactionMiddleware(BaseMiddleware):
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         retrying = AsyncRetrying(
-            retry=retry_if_exception(is_transient),
+            retry=retry_if_exception(is_retryable),
             stop=stop_after_attempt(self._attempts),
             wait=wait_random_exponential(multiplier=0.02, max=1.0),
             reraise=True,

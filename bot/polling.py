@@ -2,8 +2,10 @@
 
 aiogram's own polling confirms an update with the next getUpdates call whether or not its
 handler succeeded, and by default before it ran. Here a batch is confirmed only once each
-of its updates committed, or failed and was kept in `failed_update`: a crash in between
-makes Telegram send the batch again, and the idempotent store makes that harmless.
+of its updates committed, or failed for good and was kept in `failed_update`: a crash or a
+database outage in between makes Telegram send the batch again, and the idempotent store
+makes that harmless. This loop is also the root error handler: it logs every failure with
+its traceback.
 """
 
 import asyncio
@@ -16,10 +18,14 @@ from aiogram import Bot, Dispatcher
 from aiogram.exceptions import TelegramUnauthorizedError
 from aiogram.types import Update
 
+from database.engine import is_outage
+
 logger = logging.getLogger(__name__)
 
-FailedUpdateKeeper = Callable[[Update, BaseException], Awaitable[None]]
 T = TypeVar("T")
+FailedUpdateKeeper = Callable[[Update, BaseException], Awaitable[None]]
+# How long a batch being processed may go on once the bot is asked to stop.
+STOP_GRACE_SECONDS = 4.0
 
 
 class Poller:
@@ -38,14 +44,11 @@ class Poller:
         self._offset: int | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
-        allowed = self._dispatcher.resolve_used_update_types()
         failures = 0
         while not stop.is_set():
             try:
-                updates = await _until_stopped(self._fetch(allowed), stop)
-                if updates is None:
+                if not await self._poll_once(stop):
                     break
-                await self._process(updates)
             except TelegramUnauthorizedError:
                 raise  # the token was revoked: nothing to retry
             except Exception as error:
@@ -53,18 +56,26 @@ class Poller:
                 failures += 1
                 delay = getattr(error, "retry_after", None) or min(2.0**failures, 60.0)
                 logger.warning("polling failed (%r); retrying in %.0fs", error, delay)
-                await _until_stopped(asyncio.sleep(delay), stop)
+                await until_stopped(asyncio.sleep(delay), stop)
                 continue
             failures = 0
-            if updates:
-                self._offset = updates[-1].update_id + 1
         await self._confirm()
 
-    async def _fetch(self, allowed: list[str]) -> list[Update]:
+    async def _poll_once(self, stop: asyncio.Event) -> bool:
+        """Fetch and process one batch; False when stopped before it was done."""
+        fetched, updates = await until_stopped(self._fetch(), stop)
+        if not fetched or updates is None:
+            return False
+        processed, _ = await until_stopped(self._process(updates), stop, STOP_GRACE_SECONDS)
+        if processed and updates:
+            self._offset = updates[-1].update_id + 1
+        return processed
+
+    async def _fetch(self) -> list[Update]:
         return await self._bot.get_updates(
             offset=self._offset,
             timeout=self._timeout,
-            allowed_updates=allowed,
+            allowed_updates=self._dispatcher.resolve_used_update_types(),
             request_timeout=self._timeout + 10,
         )
 
@@ -86,9 +97,10 @@ class Poller:
             try:
                 await self._dispatcher.feed_update(self._bot, update)
             except Exception as error:
+                if is_outage(error):
+                    raise  # the database is busy or away: fetch the batch again later
                 logger.exception("update %s failed; keeping it", update.update_id)
-                # If even keeping it fails (database down), this raises: the batch stays
-                # unconfirmed and is fetched again.
+                # If even keeping it fails, this raises and the batch is fetched again.
                 await self._keep_failed(update, error)
 
     async def _confirm(self) -> None:
@@ -111,13 +123,24 @@ def _chat_key(update: Update) -> int:
     return int(user.id) if user is not None else -update.update_id
 
 
-async def _until_stopped(work: Awaitable[T], stop: asyncio.Event) -> T | None:
-    """Await `work` unless `stop` is set first; then cancel it and return None."""
+async def until_stopped(
+    work: Awaitable[T], stop: asyncio.Event, grace: float = 0.0
+) -> tuple[bool, T | None]:
+    """Await `work`; once `stop` is set, allow it `grace` seconds more, then cancel it.
+
+    Returns (finished, result).
+    """
     task = asyncio.ensure_future(work)
     stopper = asyncio.create_task(stop.wait())
-    await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
-    stopper.cancel()
-    if task.done():
-        return task.result()
-    task.cancel()
-    return None
+    try:
+        await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        if not task.done() and grace:
+            await asyncio.wait({task}, timeout=grace)
+        if task.done():
+            return True, task.result()
+        return False, None
+    finally:
+        stopper.cancel()
+        if not task.done():
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)

@@ -4,7 +4,7 @@ import logging
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, HttpUrl, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/tgdesk.db"
@@ -44,6 +44,13 @@ class Settings(DatabaseSettings):
             raise ValueError("must look like 123456:ABC-DEF… (ask @BotFather)")
         return token
 
+    @field_validator("staff_chat_id")
+    @classmethod
+    def _group_id(cls, chat_id: int) -> int:
+        if chat_id >= 0:
+            raise ValueError("must be the id of a group: a negative number like -1001234567890")
+        return chat_id
+
     @field_validator("admin_ids", mode="before")
     @classmethod
     def _split_ids(cls, value: object) -> object:
@@ -70,9 +77,13 @@ class Settings(DatabaseSettings):
     @field_validator("telegram_api_url")
     @classmethod
     def _http_url(cls, url: str | None) -> str | None:
-        if url is not None and not url.startswith(("http://", "https://")):
-            raise ValueError("must be an http:// or https:// URL")
-        return url.rstrip("/") if url else None
+        if url is None:
+            return None
+        try:
+            parsed = HttpUrl(url)  # a bad port or scheme would otherwise surface much later
+        except ValidationError:
+            raise ValueError("must be an http:// or https:// URL with a valid port") from None
+        return str(parsed).rstrip("/")
 
     @property
     def zone(self) -> ZoneInfo:

@@ -5,7 +5,8 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -42,10 +43,13 @@ def _prepare_sqlite(engine: AsyncEngine) -> None:
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
+        # busy_timeout is short on purpose: a write that waits longer than this is retried
+        # whole, and a bot asked to stop while SQLite is locked by someone else still stops
+        # within seconds (a waiting statement cannot be cancelled).
         for pragma in (
             "journal_mode=WAL",
             "synchronous=NORMAL",
-            "busy_timeout=10000",
+            "busy_timeout=3000",
             "foreign_keys=ON",
         ):
             cursor.execute(f"PRAGMA {pragma}")
@@ -68,18 +72,30 @@ def dialect_insert(session: AsyncSession) -> Any:
     return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
 
 
-# PostgreSQL's serialization_failure and deadlock_detected.
-_RETRYABLE_SQLSTATES = {"40001", "40P01"}
+# PostgreSQL: serialization_failure, deadlock_detected; then whole classes that mean the
+# server is unreachable or overloaded (connection exception, operator intervention, resources).
+_CONFLICT_SQLSTATES = ("40001", "40P01")
+_OUTAGE_SQLSTATE_CLASSES = ("08", "57", "53")
 
 
-def is_transient(error: BaseException) -> bool:
-    """Whether running the same transaction again can succeed.
-
-    IntegrityError counts: a concurrent transaction inserted the same unique key first,
-    and the retry will find its row.
-    """
-    if isinstance(error, IntegrityError | OperationalError):
+def is_outage(error: BaseException) -> bool:
+    """The database is busy or unreachable: the same work can succeed later."""
+    if isinstance(error, SQLAlchemyTimeoutError | OSError):
+        return True  # no pooled connection in time, or the server refused to connect
+    if not isinstance(error, DBAPIError):
+        return False
+    if error.connection_invalidated:
         return True
-    if isinstance(error, DBAPIError):
-        return getattr(error.orig, "sqlstate", None) in _RETRYABLE_SQLSTATES
-    return False
+    if "database is locked" in str(error.orig) or "database is busy" in str(error.orig):
+        return True  # SQLite's busy_timeout ran out
+    state = str(getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", "") or "")
+    return state in _CONFLICT_SQLSTATES or state.startswith(_OUTAGE_SQLSTATE_CLASSES)
+
+
+def is_retryable(error: BaseException) -> bool:
+    """Whether running the same transaction again at once can succeed.
+
+    IntegrityError counts: a concurrent transaction inserted the same unique key first
+    (one active ticket per customer, one row per Telegram message), and the retry finds it.
+    """
+    return isinstance(error, IntegrityError) or is_outage(error)

@@ -133,7 +133,7 @@ class TicketMessage(Base):
     ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id"), index=True)
     direction: Mapped[str] = mapped_column(String(8))
     author_id: Mapped[int] = mapped_column(BigInteger)
-    content_kind: Mapped[str] = mapped_column(String(32))
+    content_kind: Mapped[str] = mapped_column(String(64))
     text: Mapped[str | None] = mapped_column(Text)
     entities: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     file_id: Mapped[str | None] = mapped_column(String(256))

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import texts
 from bot.settings import Settings
 from database.models import Delivery, DeliveryPurpose
+from services.content import CUSTOMER_CONTENT
 from services.tickets import accept_customer_message
 
 
@@ -29,5 +30,5 @@ async def on_customer_message(
 def build_router() -> Router:
     router = Router(name=__name__)
     router.message.register(on_start, CommandStart())
-    router.message.register(on_customer_message, F.from_user)
+    router.message.register(on_customer_message, F.content_type.in_(CUSTOMER_CONTENT))
     return router

@@ -18,7 +18,14 @@ async def on_staff_reply(
     await accept_staff_reply(session, message, settings=settings, now=clock())
 
 
+def from_staff(message: Message) -> bool:
+    """A person, or an anonymous admin writing as the group itself; not another bot."""
+    if message.sender_chat is not None:
+        return message.sender_chat.id == message.chat.id
+    return message.from_user is not None and not message.from_user.is_bot
+
+
 def build_router() -> Router:
     router = Router(name=__name__)
-    router.message.register(on_staff_reply, F.reply_to_message, F.from_user.is_bot.is_(False))
+    router.message.register(on_staff_reply, F.reply_to_message, from_staff)
     return router

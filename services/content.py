@@ -6,6 +6,34 @@ from typing import Any
 from aiogram.enums import ContentType
 from aiogram.types import Message
 
+# What a person can send; everything else in a private chat is a service message (an
+# auto-delete timer changed, say). UNKNOWN is a kind newer than aiogram: kept, not dropped.
+CUSTOMER_CONTENT = frozenset(
+    {
+        ContentType.TEXT,
+        ContentType.ANIMATION,
+        ContentType.AUDIO,
+        ContentType.DOCUMENT,
+        ContentType.PHOTO,
+        ContentType.LIVE_PHOTO,
+        ContentType.STICKER,
+        ContentType.VIDEO,
+        ContentType.VIDEO_NOTE,
+        ContentType.VOICE,
+        ContentType.CONTACT,
+        ContentType.DICE,
+        ContentType.GAME,
+        ContentType.POLL,
+        ContentType.VENUE,
+        ContentType.LOCATION,
+        ContentType.STORY,
+        ContentType.PAID_MEDIA,
+        ContentType.CHECKLIST,
+        ContentType.INVOICE,
+        ContentType.UNKNOWN,
+    }
+)
+
 # Kinds whose file we keep, in the order Telegram fills them.
 _FILE_FIELDS = ("video", "document", "animation", "audio", "voice", "video_note", "sticker")
 
@@ -42,5 +70,7 @@ def _file_id(message: Message) -> str | None:
 
 def describe(kind: str, text: str | None) -> str:
     """A plain-text stand-in for a message Telegram will not let us copy."""
+    if kind == "text" and text:
+        return text
     label = kind.replace("_", " ")
     return f"[{label}] {text}" if text else f"[{label}: this kind of message cannot be forwarded]"

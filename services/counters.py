@@ -3,7 +3,6 @@
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from database.engine import dialect_insert
@@ -13,23 +12,24 @@ GLOBAL_COUNTER_ID = 1
 
 
 async def next_ticket_number(session: AsyncSession) -> int:
-    return await _increment(session, TicketCounter.__table__, id=GLOBAL_COUNTER_ID)
+    return await _increment(session, TicketCounter, id=GLOBAL_COUNTER_ID)
 
 
 async def next_daily_id(session: AsyncSession, day: date) -> int:
-    return await _increment(session, DailyTicketCounter.__table__, day=day)
+    return await _increment(session, DailyTicketCounter, day=day)
 
 
-async def _increment(session: AsyncSession, table: Any, **key: Any) -> int:
+async def _increment(
+    session: AsyncSession, counter: type[TicketCounter | DailyTicketCounter], **key: Any
+) -> int:
     # One atomic statement: the row lock it takes is held until the ticket's transaction
     # ends, so a rolled-back ticket gives its number back and no two tickets share one.
-    assert isinstance(table, Table)
     statement = (
-        dialect_insert(session)(table)
+        dialect_insert(session)(counter)
         .values(**key, last_value=1)
         .on_conflict_do_update(
-            index_elements=list(key), set_={"last_value": table.c.last_value + 1}
+            index_elements=list(key), set_={"last_value": counter.last_value + 1}
         )
-        .returning(table.c.last_value)
+        .returning(counter.last_value)
     )
     return int((await session.execute(statement)).scalar_one())

@@ -3,7 +3,7 @@
 from datetime import datetime
 
 from aiogram.types import Message, User
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import texts
@@ -18,6 +18,7 @@ from database.models import (
     Ticket,
     TicketEvent,
     TicketMessage,
+    utcnow,
 )
 from services.content import content_of
 from services.counters import next_daily_id, next_ticket_number
@@ -63,9 +64,13 @@ async def accept_staff_reply(
     if ticket is None or await _already_stored(session, message):
         return None
     stored = await _store(session, message, ticket, Direction.OUT, now)
-    if ticket.first_response_at is None:
-        ticket.first_response_at = now
-    signature = message.from_user.full_name if settings.show_staff_names else None
+    # In SQL, so that of two answers committed at once the earlier one counts.
+    await session.execute(
+        update(Ticket)
+        .where(Ticket.id == ticket.id, Ticket.first_response_at.is_(None))
+        .values(first_response_at=now)
+    )
+    signature = staff_name(message) if settings.show_staff_names else None
     session.add(
         Delivery(
             purpose=DeliveryPurpose.ANSWER,
@@ -80,6 +85,13 @@ async def accept_staff_reply(
     return stored
 
 
+def staff_name(message: Message) -> str | None:
+    """How an answer is signed: the author's name, or an anonymous admin's custom title."""
+    if message.sender_chat is not None:
+        return message.author_signature
+    return message.from_user.full_name if message.from_user else None
+
+
 async def upsert_customer(session: AsyncSession, user: User) -> Customer:
     """Create or refresh the customer; writing to us proves they can be reached again."""
     fields = {
@@ -88,6 +100,7 @@ async def upsert_customer(session: AsyncSession, user: User) -> Customer:
         "username": user.username,
         "language_code": user.language_code,
         "is_unreachable": False,
+        "updated_at": utcnow(),
     }
     statement = (
         dialect_insert(session)(Customer)

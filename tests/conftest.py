@@ -1,7 +1,9 @@
 """Fixtures: a fake Telegram, a migrated SQLite file, and the real bot wiring running on them."""
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+import contextlib
+import sqlite3
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -12,7 +14,7 @@ from aiogram.types import Update
 
 from bot.dispatcher import build_bot, build_dispatcher
 from bot.settings import Settings
-from database.engine import SessionFactory, create_engine, create_session_factory
+from database.engine import SessionFactory, create_engine, create_session_factory, sqlite_path
 from main import serve, upgrade_database
 from tests.fake_telegram import FakeTelegram
 
@@ -54,8 +56,11 @@ async def database_url(tmp_path: Path) -> str:
     return url
 
 
+MakeSettings = Callable[..., Settings]
+
+
 @pytest.fixture
-def make_settings(fake: FakeTelegram, database_url: str) -> Callable[..., Settings]:
+def make_settings(fake: FakeTelegram, database_url: str) -> MakeSettings:
     def make(**overrides: Any) -> Settings:
         values: dict[str, Any] = {
             "bot_token": fake.token,
@@ -69,7 +74,7 @@ def make_settings(fake: FakeTelegram, database_url: str) -> Callable[..., Settin
 
 
 @pytest.fixture
-def settings(make_settings: Callable[..., Settings]) -> Settings:
+def settings(make_settings: MakeSettings) -> Settings:
     return make_settings()
 
 
@@ -92,8 +97,11 @@ class RunningBot:
         await asyncio.wait_for(self.task, timeout=10)
 
 
+StartBot = Callable[[Settings], RunningBot]
+
+
 @pytest.fixture
-async def start_bot(clock: Clock) -> AsyncIterator[Callable[[Settings], RunningBot]]:
+async def start_bot(clock: Clock) -> AsyncIterator[StartBot]:
     running: list[RunningBot] = []
 
     def start(settings: Settings) -> RunningBot:
@@ -111,10 +119,13 @@ async def running(start_bot: Callable[[Settings], RunningBot], settings: Setting
     return start_bot(settings)
 
 
+Dispatch = Callable[[dict[str, Any]], Awaitable[Any]]
+
+
 @pytest.fixture
 async def dispatch(
     settings: Settings, session_factory: SessionFactory, clock: Clock
-) -> AsyncIterator[Callable[[dict[str, Any]], Any]]:
+) -> AsyncIterator[Dispatch]:
     """Feed raw updates straight into the real dispatcher, without polling or sending."""
     bot: Bot = build_bot(settings)
     dispatcher: Dispatcher = build_dispatcher(
@@ -126,3 +137,18 @@ async def dispatch(
 
     yield feed
     await bot.session.close()
+
+
+@contextlib.asynccontextmanager
+async def write_lock(database_url: str) -> AsyncIterator[None]:
+    """Hold SQLite's write lock from another connection, as another process would."""
+    path = sqlite_path(database_url)
+    assert path is not None
+    blocker = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    # In a thread: SQLite's busy wait must not block the event loop the bot runs on.
+    await asyncio.to_thread(blocker.execute, "BEGIN IMMEDIATE")
+    try:
+        yield
+    finally:
+        await asyncio.to_thread(blocker.execute, "ROLLBACK")
+        blocker.close()

@@ -1,14 +1,16 @@
 """Numbers and daily ids under concurrent ticket creation, and across midnight."""
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
+import pytest
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 
 from bot import texts
 from database.engine import SessionFactory
 from database.models import Ticket, TicketCounter, TicketMessage
-from tests.conftest import STAFF_CHAT_ID, Clock, RunningBot
+from tests.conftest import STAFF_CHAT_ID, Clock, Dispatch, MakeSettings, RunningBot, StartBot
 from tests.fake_telegram import FakeTelegram
 
 
@@ -34,13 +36,13 @@ async def test_fifty_first_messages_at_once_get_distinct_gapless_numbers(
 
 
 async def test_ten_simultaneous_messages_of_a_new_customer_open_one_ticket(
-    fake: FakeTelegram, dispatch: object, session_factory: SessionFactory
+    fake: FakeTelegram, dispatch: Dispatch, session_factory: SessionFactory
 ) -> None:
     ivy = fake.user(3001, "Ivy")
     for index in range(10):
         fake.send(fake.private_chat(ivy), ivy, f"message {index}")
     # Straight into the dispatcher, all at the same moment: no polling order to help.
-    await asyncio.gather(*(dispatch(update) for update in fake.pending_updates()))  # type: ignore[operator]
+    await asyncio.gather(*(dispatch(update) for update in fake.pending_updates()))
 
     opened = await tickets(session_factory)
     assert len(opened) == 1
@@ -51,12 +53,12 @@ async def test_ten_simultaneous_messages_of_a_new_customer_open_one_ticket(
 
 async def test_daily_id_restarts_at_local_midnight_and_numbers_keep_growing(
     fake: FakeTelegram,
-    make_settings: object,
-    start_bot: object,
+    make_settings: MakeSettings,
+    start_bot: StartBot,
     clock: Clock,
     session_factory: SessionFactory,
 ) -> None:
-    start_bot(make_settings(timezone="Europe/Moscow"))  # type: ignore[operator]
+    start_bot(make_settings(timezone="Europe/Moscow"))
     clock.set(datetime(2026, 3, 1, 20, 58, tzinfo=UTC))  # 23:58 in Moscow
     for index in range(3):
         user = fake.user(4000 + index)
@@ -92,3 +94,15 @@ async def test_numbers_stay_correct_past_five_digits(
     await fake.wait_for(lambda: len(fake.bot_messages(STAFF_CHAT_ID)) == 4)
     assert fake.bot_messages(STAFF_CHAT_ID)[2]["text"].startswith("🎫 ARG-100000 · #2")
     assert texts.ticket_label("ARG", 42) == "ARG-00042"
+
+
+async def test_the_database_refuses_a_second_active_ticket(
+    fake: FakeTelegram, dispatch: Dispatch, session_factory: SessionFactory
+) -> None:
+    """The backstop for concurrent writers on PostgreSQL: a unique index, not Python."""
+    leo = fake.user(5003, "Leo")
+    fake.send(fake.private_chat(leo), leo, "hi")
+    await dispatch(fake.pending_updates()[0])
+    with pytest.raises(IntegrityError):
+        async with session_factory.begin() as session:
+            session.add(Ticket(number=99, day=date(2026, 1, 1), daily_id=99, customer_id=5003))

@@ -55,6 +55,11 @@ async def start_main(tmp_path: Path, **variables: str) -> asyncio.subprocess.Pro
         ({"BOT_TOKEN": "1:x", "STAFF_CHAT_ID": "-1", "LOG_LEVEL": "LOUD"}, "LOG_LEVEL"),
         ({"BOT_TOKEN": "1:x", "STAFF_CHAT_ID": "-1", "BATCH_WINDOW_SECONDS": "-1"}, "BATCH_"),
         ({"BOT_TOKEN": "1:x", "STAFF_CHAT_ID": "-1", "TICKET_PREFIX": "A B"}, "TICKET_PREFIX"),
+        ({"BOT_TOKEN": "1:x", "STAFF_CHAT_ID": "42"}, "STAFF_CHAT_ID is invalid: must be the id"),
+        (
+            {"BOT_TOKEN": "1:x", "STAFF_CHAT_ID": "-1", "TELEGRAM_API_URL": "http://h:99999"},
+            "TELEGRAM_API_URL",
+        ),
     ],
 )
 def test_bad_configuration_is_one_clear_line_and_exit_code_2(

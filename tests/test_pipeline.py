@@ -1,16 +1,14 @@
 """The pipeline's promises: confirm only what committed, and keep what could not be processed."""
 
 import asyncio
-import sqlite3
 import time
-from collections.abc import Callable
 
 from sqlalchemy import select, text
 
 from bot.settings import Settings
-from database.engine import SessionFactory, sqlite_path
+from database.engine import SessionFactory
 from database.models import FailedUpdate, Ticket
-from tests.conftest import STAFF_CHAT_ID, RunningBot
+from tests.conftest import STAFF_CHAT_ID, RunningBot, StartBot, write_lock
 from tests.fake_telegram import FakeTelegram
 
 
@@ -18,19 +16,12 @@ async def test_an_update_is_confirmed_only_after_its_transaction_commits(
     fake: FakeTelegram, running: RunningBot, database_url: str, session_factory: SessionFactory
 ) -> None:
     await fake.wait_for(lambda: any(method == "getUpdates" for method, _ in fake.requests))
-    path = sqlite_path(database_url)
-    assert path is not None
-    # Someone else holds the write lock, so the bot cannot commit for now. (In a thread:
-    # SQLite's busy wait must not block the event loop the bot runs on.)
-    blocker = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-    await asyncio.to_thread(blocker.execute, "BEGIN IMMEDIATE")
-    mia = fake.user(7001, "Mia")
-    fake.send(fake.private_chat(mia), mia, "are you there?")
-    await asyncio.sleep(1.0)
-    assert fake.confirmed_offset <= 1  # fetched, but not confirmed
-    assert fake.bot_messages(STAFF_CHAT_ID) == []
-    await asyncio.to_thread(blocker.execute, "ROLLBACK")
-    blocker.close()
+    async with write_lock(database_url):  # the bot cannot commit for now
+        mia = fake.user(7001, "Mia")
+        fake.send(fake.private_chat(mia), mia, "are you there?")
+        await asyncio.sleep(1.0)
+        assert fake.confirmed_offset <= 1  # fetched, but not confirmed
+        assert fake.bot_messages(STAFF_CHAT_ID) == []
 
     await fake.wait_for(lambda: len(fake.bot_messages(STAFF_CHAT_ID)) == 2)
     await fake.wait_for(lambda: fake.pending_updates() == [] and fake.confirmed_offset >= 2)
@@ -67,7 +58,7 @@ def calls(fake: FakeTelegram, method: str, chat_id: int) -> list[float]:
 
 
 async def test_a_send_hanging_at_shutdown_stays_in_the_outbox(
-    fake: FakeTelegram, start_bot: Callable[[Settings], RunningBot], settings: Settings
+    fake: FakeTelegram, start_bot: StartBot, settings: Settings
 ) -> None:
     bot = start_bot(settings)
     fake.fail("copyMessage", error_code=200, delay=60)  # the relay hangs

@@ -106,7 +106,7 @@ def upgrade() -> None:
         sa.Column("ticket_id", sa.Integer(), nullable=False),
         sa.Column("direction", sa.String(length=8), nullable=False),
         sa.Column("author_id", sa.BigInteger(), nullable=False),
-        sa.Column("content_kind", sa.String(length=32), nullable=False),
+        sa.Column("content_kind", sa.String(length=64), nullable=False),
         sa.Column("text", sa.Text(), nullable=True),
         sa.Column("entities", sa.JSON(), nullable=True),
         sa.Column("file_id", sa.String(length=256), nullable=True),

@@ -1,0 +1,130 @@
+"""Odd input and hostile conditions: each gets a clear outcome, nothing is lost silently."""
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+
+from database.engine import SessionFactory
+from database.models import Delivery, DeliveryStatus, TicketMessage
+from tests.conftest import STAFF_CHAT_ID, MakeSettings, RunningBot, StartBot, write_lock
+from tests.fake_telegram import FakeTelegram
+from tests.test_main import start_main
+
+ANONYMOUS_ADMIN = {"id": 1087968824, "is_bot": True, "first_name": "Group"}
+
+
+async def opened_ticket(fake: FakeTelegram, user_id: int) -> dict[str, Any]:
+    """A customer writes; returns the ticket's header in the staff chat."""
+    user = fake.user(user_id, f"Customer {user_id}")
+    fake.send(fake.private_chat(user), user, "hello")
+    await fake.wait_for(lambda: len(fake.bot_messages(user_id)) == 1)
+    return next(m for m in fake.bot_messages(STAFF_CHAT_ID) if f"id {user_id}" in m["text"])
+
+
+async def test_an_anonymous_admin_can_answer(
+    fake: FakeTelegram, start_bot: StartBot, make_settings: MakeSettings
+) -> None:
+    start_bot(make_settings(show_staff_names=True))
+    header = await opened_ticket(fake, 8001)
+    staff = fake.group_chat(STAFF_CHAT_ID)
+    fake.send(
+        staff,
+        ANONYMOUS_ADMIN,
+        "Answer from the boss",
+        reply_to=header["message_id"],
+        sender_chat=staff,
+        author_signature="Head of support",
+    )
+    await fake.wait_for(lambda: len(fake.bot_messages(8001)) == 2)
+    assert fake.bot_messages(8001)[1]["text"] == "Answer from the boss\n\n— Head of support"
+
+
+async def test_other_bots_in_the_staff_chat_are_ignored(
+    fake: FakeTelegram, running: RunningBot, session_factory: SessionFactory
+) -> None:
+    header = await opened_ticket(fake, 8002)
+    other_bot = {"id": 5550001, "is_bot": True, "first_name": "Helper"}
+    fake.send(
+        fake.group_chat(STAFF_CHAT_ID),
+        other_bot,
+        "automatic reply",
+        reply_to=header["message_id"],
+    )
+    await fake.wait_for(lambda: fake.pending_updates() == [])
+    await asyncio.sleep(0.3)
+    assert len(fake.bot_messages(8002)) == 1  # only the acknowledgement
+
+
+async def test_service_messages_in_a_private_chat_open_nothing(
+    fake: FakeTelegram, running: RunningBot, session_factory: SessionFactory
+) -> None:
+    rex = fake.user(8003, "Rex")
+    fake.send(
+        fake.private_chat(rex),
+        rex,
+        message_auto_delete_timer_changed={"message_auto_delete_time": 86400},
+    )
+    await fake.wait_for(lambda: fake.pending_updates() == [] and fake.confirmed_offset >= 2)
+    async with session_factory() as session:
+        assert await session.scalar(select(func.count()).select_from(TicketMessage)) == 0
+    assert fake.bot_messages(STAFF_CHAT_ID) == []
+
+
+async def test_a_relay_that_cannot_be_copied_any_more_arrives_as_text(
+    fake: FakeTelegram, running: RunningBot
+) -> None:
+    gone = "Bad Request: message to copy not found"
+    fake.fail("copyMessage", chat_id=STAFF_CHAT_ID, error_code=400, description=gone)
+    sue = fake.user(8004, "Sue")
+    fake.send(fake.private_chat(sue), sue, "deleted before it was relayed")
+    await fake.wait_for(lambda: len(fake.bot_messages(STAFF_CHAT_ID)) == 2)
+    assert fake.bot_messages(STAFF_CHAT_ID)[1]["text"] == "deleted before it was relayed"
+
+
+async def test_a_staff_chat_that_refuses_messages_is_waited_for(
+    fake: FakeTelegram, running: RunningBot, session_factory: SessionFactory
+) -> None:
+    kicked = "Forbidden: bot was kicked from the supergroup chat"
+    fake.fail("sendMessage", chat_id=STAFF_CHAT_ID, error_code=403, description=kicked, times=2)
+    tom = fake.user(8005, "Tom")
+    fake.send(fake.private_chat(tom), tom, "anyone?")
+    await fake.wait_for(lambda: len(fake.bot_messages(STAFF_CHAT_ID)) == 2, timeout=15)
+    assert fake.bot_messages(STAFF_CHAT_ID)[1]["text"] == "anyone?"
+    async with session_factory() as session:
+        failed = select(func.count()).where(Delivery.status == DeliveryStatus.FAILED)
+        assert await session.scalar(failed) == 0
+
+
+async def test_a_revoked_token_stops_the_process_with_code_2(
+    tmp_path: Path, fake: FakeTelegram
+) -> None:
+    process = await start_main(
+        tmp_path,
+        BOT_TOKEN=fake.token,
+        STAFF_CHAT_ID=str(STAFF_CHAT_ID),
+        TELEGRAM_API_URL=fake.url,
+    )
+    await opened_ticket(fake, 8006)
+    fake.token = "123456:REVOKED"
+    una = fake.user(8007, "Una")
+    fake.send(fake.private_chat(una), una, "wakes the long poll")
+    _, stderr = await asyncio.wait_for(process.communicate(), timeout=30)
+    assert process.returncode == 2
+    assert "BOT_TOKEN was rejected by Telegram" in stderr.decode()
+
+
+async def test_stopping_while_the_database_is_locked_is_still_prompt(
+    fake: FakeTelegram, running: RunningBot, database_url: str
+) -> None:
+    await opened_ticket(fake, 8008)
+    async with write_lock(database_url):
+        vic = fake.user(8009, "Vic")
+        fake.send(fake.private_chat(vic), vic, "stuck behind the lock")
+        await asyncio.sleep(0.5)
+        started = time.monotonic()
+        await running.shutdown()
+        assert time.monotonic() - started < 10
+    assert any(u["message"]["text"] == "stuck behind the lock" for u in fake.pending_updates())
