@@ -25,6 +25,7 @@ test: lint
 	$(BIN)/pytest
 
 bench: $(VENV)/.installed
+	$(BIN)/python -m bench.ingest
 	$(BIN)/python -m bench.relay
 
 clean:
