@@ -50,12 +50,28 @@ def content_of(message: Message) -> Content:
     entities = message.entities or message.caption_entities
     return Content(
         kind=ContentType(message.content_type).value,
-        text=message.text if message.text is not None else message.caption,
+        text=message.text if message.text is not None else message.caption or _summary(message),
         entities=[entity.model_dump(exclude_none=True) for entity in entities]
         if entities
         else None,
         file_id=_file_id(message),
     )
+
+
+def _summary(message: Message) -> str | None:
+    """Text for content that has none of its own, so it can be read, found and described."""
+    if message.poll:
+        options = " / ".join(option.text for option in message.poll.options)
+        return f"{message.poll.question} ({options})"
+    if message.venue:
+        return f"{message.venue.title}, {message.venue.address}"
+    if message.location:
+        return f"{message.location.latitude}, {message.location.longitude}"
+    if message.contact:
+        return f"{message.contact.first_name} {message.contact.phone_number}"
+    if message.dice:
+        return f"{message.dice.emoji} {message.dice.value}"
+    return None
 
 
 def _file_id(message: Message) -> str | None:

@@ -39,16 +39,7 @@ async def accept_customer_message(
     if ticket is None:
         ticket = await open_ticket(session, customer, settings=settings, now=now)
     stored = await _store(session, message, ticket, Direction.IN, now)
-    session.add(
-        Delivery(
-            purpose=DeliveryPurpose.RELAY,
-            chat_id=settings.staff_chat_id,
-            ticket_id=ticket.id,
-            ticket_message_id=stored.id,
-            from_chat_id=message.chat.id,
-            from_message_id=message.message_id,
-        )
-    )
+    _queue_copy(session, stored, DeliveryPurpose.RELAY, to_chat_id=settings.staff_chat_id)
     return stored
 
 
@@ -71,16 +62,8 @@ async def accept_staff_reply(
         .values(first_response_at=now)
     )
     signature = staff_name(message) if settings.show_staff_names else None
-    session.add(
-        Delivery(
-            purpose=DeliveryPurpose.ANSWER,
-            chat_id=ticket.customer_id,
-            ticket_id=ticket.id,
-            ticket_message_id=stored.id,
-            from_chat_id=message.chat.id,
-            from_message_id=message.message_id,
-            text=signature,
-        )
+    _queue_copy(
+        session, stored, DeliveryPurpose.ANSWER, to_chat_id=ticket.customer_id, text=signature
     )
     return stored
 
@@ -161,6 +144,27 @@ async def open_ticket(
         ]
     )
     return ticket
+
+
+def _queue_copy(
+    session: AsyncSession,
+    stored: TicketMessage,
+    purpose: DeliveryPurpose,
+    *,
+    to_chat_id: int,
+    text: str | None = None,
+) -> None:
+    session.add(
+        Delivery(
+            purpose=purpose,
+            chat_id=to_chat_id,
+            ticket_id=stored.ticket_id,
+            ticket_message_id=stored.id,
+            from_chat_id=stored.source_chat_id,
+            from_message_id=stored.source_message_id,
+            text=text,
+        )
+    )
 
 
 async def _already_stored(session: AsyncSession, message: Message) -> bool:

@@ -1,6 +1,10 @@
 """Migrations: every revision walks up, down and up again, and matches the models."""
 
 import asyncio
+import os
+import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -64,3 +68,20 @@ def test_migrations_match_the_models(alembic_config: Config) -> None:
         return found
 
     assert asyncio.run(compare()) == []
+
+
+def test_the_alembic_command_line_reads_database_url(tmp_path: Path) -> None:
+    database = tmp_path / "cli.db"
+    environment = os.environ | {"DATABASE_URL": f"sqlite+aiosqlite:///{database}"}
+    for arguments in (["upgrade", "head"], ["downgrade", "base"], ["upgrade", "head"]):
+        subprocess.run(
+            [sys.executable, "-m", "alembic", *arguments],
+            cwd=HERE,
+            env=environment,
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
+    with sqlite3.connect(database) as connection:
+        names = {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
+    assert set(Base.metadata.tables) <= names

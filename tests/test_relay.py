@@ -113,6 +113,10 @@ async def test_every_content_type_is_stored_and_relayed(
     photo = kinds["photo"]["photo"][-1]["file_id"]
     assert (rows[0].file_id, rows[0].text) == (photo, "the box")
     assert rows[2].file_id == kinds["document"]["document"]["file_id"]
+    by_kind = {row.content_kind: row.text for row in rows}
+    assert by_kind["location"] == "55.75, 37.61"
+    assert by_kind["poll"] == "Which one? (A / B)"
+    assert by_kind["contact"] == "Carol +100200300"
 
 
 async def test_a_message_that_cannot_be_copied_is_described(
@@ -121,7 +125,7 @@ async def test_a_message_that_cannot_be_copied_is_described(
     dan = fake.user(1005, "Dan")
     fake.send(fake.private_chat(dan), dan, **content.poll("2+2?", ["4", "5"], quiz=True))
     await fake.wait_for(lambda: len(staff_messages(fake)) == 2)
-    assert staff_messages(fake)[1]["text"].startswith("[poll")
+    assert staff_messages(fake)[1]["text"] == "[poll] 2+2? (4 / 5)"
 
 
 async def test_staff_reply_reaches_the_customer_anonymously(
