@@ -5,7 +5,7 @@ import logging
 import signal
 import sys
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from aiogram import Bot
@@ -24,6 +24,7 @@ from database.models import utcnow
 from services.delivery import DeliveryWorker
 from services.failed_updates import keep_failed_update
 from services.outbox import retarget_staff_deliveries
+from services.pacing import Limit, Pacer
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +48,13 @@ async def serve(
     session_factory = create_session_factory(engine)
     bot = build_bot(settings)
     # The clock is business time (ticket days, response times); the outbox runs on real time.
-    worker = DeliveryWorker(bot, session_factory, staff_chat_id=settings.staff_chat_id)
+    worker = DeliveryWorker(
+        bot,
+        session_factory,
+        staff_chat_id=settings.staff_chat_id,
+        pacer=build_pacer(settings),
+        give_up_after=timedelta(hours=settings.delivery_give_up_hours),
+    )
     dispatcher = build_dispatcher(settings, session_factory, on_commit=worker.wake, clock=clock)
 
     async def keep_failed(update: Update, error: BaseException) -> None:
@@ -71,6 +78,14 @@ async def serve(
         await bot.session.close()
         await engine.dispose()
         logger.info("tgdesk stopped")
+
+
+def build_pacer(settings: Settings) -> Pacer:
+    return Pacer(
+        group=Limit(settings.staff_chat_messages_per_minute, 60.0),
+        private=Limit(1, 1 / settings.private_chat_messages_per_second),
+        overall=Limit(settings.messages_per_second, 1.0),
+    )
 
 
 async def _introduce(bot: Bot, stop: asyncio.Event) -> bool:

@@ -35,6 +35,11 @@ class Settings(DatabaseSettings):
     batch_window_seconds: float = Field(2.0, ge=0, le=60)
     log_level: str = "INFO"
     show_staff_names: bool = False
+    # Telegram's documented flood limits; lower them if Telegram still answers 429.
+    staff_chat_messages_per_minute: int = Field(20, ge=1, le=1_000_000)
+    private_chat_messages_per_second: float = Field(1.0, gt=0, le=1_000_000)
+    messages_per_second: int = Field(30, ge=1, le=1_000_000)
+    delivery_give_up_hours: float = Field(24.0, gt=0, le=24 * 30)
 
     @field_validator("bot_token")
     @classmethod

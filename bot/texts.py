@@ -20,6 +20,11 @@ def staff_header(prefix: str, ticket: Ticket, customer: Customer) -> str:
     )
 
 
+def relay_tag(prefix: str, ticket: Ticket, customer: Customer) -> str:
+    """The line that tells staff whose messages follow, in a batch after the header."""
+    return f"💬 <b>{ticket_label(prefix, ticket.number)}</b> · {escape(customer.first_name)}"
+
+
 def greeting() -> str:
     return (
         "👋 Hello! This is our support chat.\n"

@@ -119,6 +119,8 @@ class Ticket(Base):
     assignee_id: Mapped[int | None] = mapped_column(BigInteger)
     staff_thread_id: Mapped[int | None] = mapped_column(BigInteger)
     header_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    # Customer messages until then are held and reach staff together (real time).
+    batch_window_ends_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     first_response_at: Mapped[datetime | None]
     resolved_at: Mapped[datetime | None]

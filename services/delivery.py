@@ -4,6 +4,7 @@ import asyncio
 import logging
 import random
 from datetime import timedelta
+from functools import partial
 
 from aiogram import Bot
 from aiogram.exceptions import (
@@ -20,22 +21,33 @@ from aiogram.exceptions import (
 from database.engine import SessionFactory
 from database.models import utcnow
 from services import outbox
+from services.batching import first_send
 from services.outbox import Job
-from services.sending import send
+from services.pacing import Pacer
+from services.sending import send_to_customer, send_to_staff
 
 logger = logging.getLogger(__name__)
 
-GIVE_UP_AFTER = timedelta(hours=24)
 MAX_BACKOFF_SECONDS = 300.0
 IDLE_POLL_SECONDS = 1.0
 SHUTDOWN_GRACE_SECONDS = 4.0
 
 
 class DeliveryWorker:
-    def __init__(self, bot: Bot, session_factory: SessionFactory, *, staff_chat_id: int) -> None:
+    def __init__(
+        self,
+        bot: Bot,
+        session_factory: SessionFactory,
+        *,
+        staff_chat_id: int,
+        pacer: Pacer,
+        give_up_after: timedelta = timedelta(hours=24),
+    ) -> None:
         self._bot = bot
         self._sessions = session_factory
         self._staff_chat_id = staff_chat_id
+        self._pacer = pacer
+        self._give_up_after = give_up_after
         self._wake = asyncio.Event()
         self._stopping = False
         self._senders: dict[int, asyncio.Task[None]] = {}
@@ -66,7 +78,7 @@ class DeliveryWorker:
         """Start a sender for each chat whose next delivery is due; return the time to wait."""
         try:
             async with self._sessions.begin() as session:
-                heads = await outbox.chat_heads(session)
+                heads = await outbox.chat_heads(session, staff_chat_id=self._staff_chat_id)
         except Exception:
             # The database is down or locked: the rows are safe, look again later.
             logger.exception("could not read the outbox")
@@ -92,8 +104,13 @@ class DeliveryWorker:
     async def _drain(self, chat_id: int) -> None:
         """Send one chat's deliveries in order; one waiting to be retried holds the rest."""
         try:
-            while not self._stopping and (job := await self._next_job(chat_id)) is not None:
-                await self._deliver(job)
+            while not self._stopping:
+                # Wait for room first, so what arrives meanwhile joins the batch.
+                await self._pacer.ready(chat_id)
+                jobs = await self._next_jobs(chat_id)
+                if not jobs:
+                    break
+                await self._deliver(chat_id, jobs)
         except TelegramUnauthorizedError as error:
             self._fatal = error  # the token was revoked: the bot cannot go on
         except Exception:
@@ -104,32 +121,44 @@ class DeliveryWorker:
             del self._senders[chat_id]
             self.wake()
 
-    async def _next_job(self, chat_id: int) -> Job | None:
+    async def _next_jobs(self, chat_id: int) -> list[Job]:
         async with self._sessions.begin() as session:
-            return await outbox.next_job(session, chat_id, utcnow())
+            return await outbox.next_jobs(
+                session, chat_id, utcnow(), staff_chat_id=self._staff_chat_id
+            )
 
-    async def _deliver(self, job: Job) -> None:
+    async def _deliver(self, chat_id: int, jobs: list[Job]) -> None:
+        """Send the next message for these jobs and record what became of the jobs it carries."""
+        if chat_id == self._staff_chat_id:
+            planned = first_send(jobs)
+            jobs, cost = planned.jobs, len(getattr(planned, "chunks", [None]))
+            action = partial(send_to_staff, self._bot, planned, jobs[0].header_message_id)
+        else:
+            jobs, cost = jobs[:1], 1
+            action = partial(send_to_customer, self._bot, jobs[0])
         try:
-            message_id = await send(self._bot, job, staff_chat_id=self._staff_chat_id)
+            await self._pacer.acquire(chat_id, cost)
+            message_ids = await action()
         except TelegramUnauthorizedError:
             raise
         except TelegramRetryAfter as error:
-            await self._retry(job, error.retry_after, error.message)
+            self._pacer.pause(chat_id, error.retry_after)
+            await self._retry(jobs, error.retry_after, error.message)
         except (TelegramServerError, TelegramNetworkError) as error:
-            await self._retry(job, _backoff(job.delivery.attempts), error.message)
+            await self._retry(jobs, _backoff(jobs[0].delivery.attempts), error.message)
         except TelegramAPIError as error:
-            await self._refused(job, error)
+            await self._refused(jobs, error)
         except Exception as error:
             # Our own bug (bad stored data, say) must not stall this chat's queue.
-            logger.exception("delivery %s could not be sent", job.delivery.id)
-            await self._fail(job, f"internal error: {type(error).__name__}")
+            logger.exception("deliveries %s could not be sent", _ids(jobs))
+            await self._fail(jobs, f"internal error: {type(error).__name__}")
         else:
             async with self._sessions.begin() as session:
-                await outbox.record_sent(session, job, message_id, utcnow())
+                await outbox.record_sent(session, jobs, message_ids, utcnow())
 
-    async def _refused(self, job: Job, error: TelegramAPIError) -> None:
+    async def _refused(self, jobs: list[Job], error: TelegramAPIError) -> None:
         """Telegram refused the message itself; only the staff chat is worth waiting for."""
-        if job.delivery.chat_id == self._staff_chat_id and _staff_chat_unavailable(error):
+        if jobs[0].delivery.chat_id == self._staff_chat_id and _staff_chat_unavailable(error):
             # The one place staff can see: keep everything until the chat is fixed.
             logger.error(
                 "the staff chat %s refuses messages (%s): check that the bot is a member "
@@ -137,33 +166,37 @@ class DeliveryWorker:
                 self._staff_chat_id,
                 error.message,
             )
-            await self._retry(job, _backoff(job.delivery.attempts), error.message)
+            await self._retry(jobs, _backoff(jobs[0].delivery.attempts), error.message)
             return
-        await self._fail(job, error.message, unreachable=isinstance(error, TelegramForbiddenError))
+        await self._fail(jobs, error.message, unreachable=isinstance(error, TelegramForbiddenError))
 
-    async def _retry(self, job: Job, delay: float, reason: str) -> None:
-        delivery = job.delivery
+    async def _retry(self, jobs: list[Job], delay: float, reason: str) -> None:
         now = utcnow()
-        if now - delivery.created_at > GIVE_UP_AFTER:
-            await self._fail(job, f"gave up after {delivery.attempts + 1} attempts: {reason}")
+        oldest = jobs[0].delivery
+        if now - oldest.created_at > self._give_up_after:
+            await self._fail(jobs, f"gave up after {oldest.attempts + 1} attempts: {reason}")
             return
         logger.warning(
-            "delivery %s to %s: retry in %.1fs (%s)", delivery.id, delivery.chat_id, delay, reason
+            "deliveries %s to %s: retry in %.1fs (%s)", _ids(jobs), oldest.chat_id, delay, reason
         )
         async with self._sessions.begin() as session:
-            await outbox.reschedule(session, delivery, now + timedelta(seconds=delay), reason)
+            await outbox.reschedule(session, jobs, now + timedelta(seconds=delay), reason)
 
-    async def _fail(self, job: Job, reason: str, *, unreachable: bool = False) -> None:
-        delivery = job.delivery
-        logger.error("delivery %s to %s failed: %s", delivery.id, delivery.chat_id, reason)
+    async def _fail(self, jobs: list[Job], reason: str, *, unreachable: bool = False) -> None:
+        logger.error("deliveries %s to %s failed: %s", _ids(jobs), jobs[0].delivery.chat_id, reason)
         async with self._sessions.begin() as session:
-            await outbox.mark_failed(
-                session,
-                delivery,
-                reason,
-                staff_chat_id=self._staff_chat_id,
-                unreachable=unreachable,
-            )
+            for job in jobs:
+                await outbox.mark_failed(
+                    session,
+                    job.delivery,
+                    reason,
+                    staff_chat_id=self._staff_chat_id,
+                    unreachable=unreachable,
+                )
+
+
+def _ids(jobs: list[Job]) -> list[int]:
+    return [job.delivery.id for job in jobs]
 
 
 def _staff_chat_unavailable(error: TelegramAPIError) -> bool:

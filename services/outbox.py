@@ -2,8 +2,9 @@
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import texts
@@ -27,61 +28,128 @@ class Job:
     source: TicketMessage | None
 
 
-async def chat_heads(session: AsyncSession) -> list[tuple[int, datetime]]:
-    """Each chat with pending deliveries, and when its first one is due."""
-    heads = (
+BATCH_LIMIT = 50
+
+
+def _lane(staff_chat_id: int) -> Any:
+    """What keeps its order: a ticket in the staff chat, the whole chat anywhere else.
+
+    In the staff chat a ticket waiting for its batch window must not hold up other tickets.
+    """
+    per_ticket = func.coalesce(Delivery.ticket_id, -Delivery.id)
+    return case((Delivery.chat_id == staff_chat_id, per_ticket), else_=0)
+
+
+def _lane_heads(staff_chat_id: int, *where: Any) -> Any:
+    pending = Delivery.status == DeliveryStatus.PENDING
+    return (
         select(func.min(Delivery.id))
-        .where(Delivery.status == DeliveryStatus.PENDING)
+        .where(pending, *where)
+        .group_by(Delivery.chat_id, _lane(staff_chat_id))
+    )
+
+
+async def chat_heads(session: AsyncSession, *, staff_chat_id: int) -> list[tuple[int, datetime]]:
+    """Each chat with pending deliveries, and when the first of its lanes is due."""
+    statement = (
+        select(Delivery.chat_id, func.min(Delivery.next_attempt_at))
+        .where(Delivery.id.in_(_lane_heads(staff_chat_id)))
         .group_by(Delivery.chat_id)
     )
-    statement = select(Delivery.chat_id, Delivery.next_attempt_at).where(Delivery.id.in_(heads))
-    return [(row.chat_id, row.next_attempt_at) for row in await session.execute(statement)]
+    return [(chat_id, due_at) for chat_id, due_at in await session.execute(statement)]
 
 
-async def next_job(session: AsyncSession, chat_id: int, now: datetime) -> Job | None:
-    """The chat's first pending delivery, if it is due; later ones wait behind it."""
-    statement = (
-        select(Delivery)
-        .where(Delivery.chat_id == chat_id, Delivery.status == DeliveryStatus.PENDING)
-        .order_by(Delivery.id)
-        .limit(1)
+async def next_jobs(
+    session: AsyncSession, chat_id: int, now: datetime, *, staff_chat_id: int
+) -> list[Job]:
+    """What to send next to the chat: its first due lane's deliveries, in order.
+
+    Outside the staff chat that is a single delivery; in it, all pending deliveries of
+    one ticket, to be composed into as few messages as possible.
+    """
+    heads = _lane_heads(staff_chat_id, Delivery.chat_id == chat_id)
+    head = (
+        await session.execute(
+            select(Delivery)
+            .where(Delivery.id.in_(heads), Delivery.next_attempt_at <= now)
+            .order_by(Delivery.id)
+            .limit(1)
+        )
+    ).scalar_one_or_none()
+    if head is None:
+        return []
+    deliveries = [head]
+    if chat_id == staff_chat_id and head.ticket_id is not None:
+        deliveries = list(
+            (
+                await session.scalars(
+                    select(Delivery)
+                    .where(
+                        Delivery.chat_id == chat_id,
+                        Delivery.status == DeliveryStatus.PENDING,
+                        Delivery.ticket_id == head.ticket_id,
+                    )
+                    .order_by(Delivery.id)
+                    .limit(BATCH_LIMIT)
+                )
+            ).all()
+        )
+    return await _jobs(session, deliveries)
+
+
+async def _jobs(session: AsyncSession, deliveries: list[Delivery]) -> list[Job]:
+    ids = [d.ticket_message_id for d in deliveries if d.ticket_message_id is not None]
+    sources = {}
+    if ids:
+        found = await session.scalars(select(TicketMessage).where(TicketMessage.id.in_(ids)))
+        sources = {source.id: source for source in found}
+    ticket_id = deliveries[0].ticket_id
+    ticket = await session.get(Ticket, ticket_id) if ticket_id is not None else None
+    header = ticket.header_message_id if ticket is not None else None
+    return [
+        Job(d, header, sources.get(d.ticket_message_id) if d.ticket_message_id else None)
+        for d in deliveries
+    ]
+
+
+async def record_sent(
+    session: AsyncSession, jobs: list[Job], message_ids: list[int], now: datetime
+) -> None:
+    """Mark the deliveries sent and link the new messages to the ticket for staff replies."""
+    first = message_ids[0]
+    await session.execute(
+        update(Delivery)
+        .where(Delivery.id.in_([job.delivery.id for job in jobs]))
+        .values(
+            status=DeliveryStatus.SENT,
+            sent_message_id=first,
+            sent_at=now,
+            attempts=Delivery.attempts + 1,
+        )
     )
-    delivery = (await session.execute(statement)).scalar_one_or_none()
-    if delivery is None or delivery.next_attempt_at > now:
-        return None
-    ticket = await session.get(Ticket, delivery.ticket_id) if delivery.ticket_id else None
-    source = None
-    if delivery.ticket_message_id is not None:
-        source = await session.get(TicketMessage, delivery.ticket_message_id)
-    return Job(delivery, ticket.header_message_id if ticket else None, source)
-
-
-async def record_sent(session: AsyncSession, job: Job, message_id: int, now: datetime) -> None:
-    """Mark the delivery sent and link the new message to its ticket for staff replies."""
-    delivery = job.delivery
-    await _update(
-        session, delivery, status=DeliveryStatus.SENT, sent_message_id=message_id, sent_at=now
-    )
+    delivery = jobs[0].delivery
     if delivery.ticket_id is None:
         return
-    session.add(
+    # A message carrying one customer message points at it; a joined one at the ticket.
+    source = delivery.ticket_message_id if len(jobs) == 1 else None
+    session.add_all(
         MessageLink(
             chat_id=delivery.chat_id,
             message_id=message_id,
             ticket_id=delivery.ticket_id,
-            ticket_message_id=delivery.ticket_message_id,
+            ticket_message_id=source,
         )
+        for message_id in message_ids
     )
-    if delivery.purpose == DeliveryPurpose.HEADER:
+    if any(job.delivery.purpose == DeliveryPurpose.HEADER for job in jobs):
         await session.execute(
-            update(Ticket)
-            .where(Ticket.id == delivery.ticket_id)
-            .values(header_message_id=message_id)
+            update(Ticket).where(Ticket.id == delivery.ticket_id).values(header_message_id=first)
         )
 
 
-async def reschedule(session: AsyncSession, delivery: Delivery, at: datetime, reason: str) -> None:
-    await _update(session, delivery, next_attempt_at=at, last_error=reason)
+async def reschedule(session: AsyncSession, jobs: list[Job], at: datetime, reason: str) -> None:
+    for job in jobs:
+        await _update(session, job.delivery, next_attempt_at=at, last_error=reason)
 
 
 async def mark_failed(

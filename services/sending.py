@@ -1,4 +1,4 @@
-"""Turning one outbox row into Bot API calls, with the fallbacks Telegram's rules need."""
+"""Turning outbox rows into Bot API calls, with the fallbacks Telegram's rules need."""
 
 import re
 from html import escape, unescape
@@ -9,35 +9,53 @@ from aiogram.types import MessageEntity, ReplyParameters
 
 from bot import texts
 from database.models import Delivery, DeliveryPurpose, TicketMessage
+from services.batching import (
+    CAPTION_LIMIT,
+    CAPTIONED_KINDS,
+    TEXT_LIMIT,
+    CopySend,
+    Send,
+    utf16_len,
+)
 from services.content import describe
 from services.outbox import Job
 
-CAPTIONED_KINDS = {"photo", "video", "document", "audio", "voice", "animation"}
-TEXT_LIMIT = 4096
-CAPTION_LIMIT = 1024
 
-
-async def send(bot: Bot, job: Job, *, staff_chat_id: int) -> int:
-    """Send the job's delivery; return the id of the message it created."""
+async def send_to_customer(bot: Bot, job: Job) -> list[int]:
+    """Send one delivery to a customer's private chat; return the new message's id."""
     delivery = job.delivery
-    reply = _thread_reply(job, staff_chat_id)
-    if delivery.purpose in (DeliveryPurpose.HEADER, DeliveryPurpose.NOTICE):
+    if delivery.purpose == DeliveryPurpose.NOTICE:
         assert delivery.text is not None
-        return await send_html(bot, delivery.chat_id, delivery.text, reply)
-    if delivery.purpose == DeliveryPurpose.ANSWER and delivery.text and job.source:
-        return await _send_signed(bot, delivery, job.source, delivery.text)
+        return [await send_html(bot, delivery.chat_id, delivery.text)]
+    if delivery.text and job.source:  # an answer to be signed with its author's name
+        return [await _send_signed(bot, delivery, job.source, delivery.text)]
+    return [await _copy(bot, delivery)]
+
+
+async def send_to_staff(bot: Bot, planned: Send, header_message_id: int | None) -> list[int]:
+    """Send one composed message (or the parts of an over-long text) to the staff chat."""
+    chat_id = planned.jobs[0].delivery.chat_id
+    # Threaded under the ticket's header; a message that is itself the header has none yet.
+    reply = None
+    if header_message_id is not None:
+        reply = ReplyParameters(message_id=header_message_id, allow_sending_without_reply=True)
+    if not isinstance(planned, CopySend):
+        return [await send_html(bot, chat_id, chunk, reply) for chunk in planned.chunks]
     try:
-        return await _copy(bot, delivery, reply)
+        return [await _copy(bot, planned.job.delivery, reply, caption=planned.caption_html)]
     except TelegramBadRequest:
         # A customer's message must reach staff even when it cannot be copied (a quiz
         # poll, or deleted meanwhile): what we stored stands in for it.
-        if delivery.purpose != DeliveryPurpose.RELAY or job.source is None:
+        source = planned.job.source
+        if source is None:
             raise
-        stand_in = escape(describe(job.source.content_kind, job.source.text))
-        return await send_html(bot, delivery.chat_id, stand_in, reply)
+        stand_in = escape(describe(source.content_kind, source.text))
+        carried = planned.caption_html or ""
+        body = f"{carried}\n\n{stand_in}" if planned.carried else stand_in
+        return [await send_html(bot, chat_id, body, reply)]
 
 
-async def send_html(bot: Bot, chat_id: int, html: str, reply: ReplyParameters | None) -> int:
+async def send_html(bot: Bot, chat_id: int, html: str, reply: ReplyParameters | None = None) -> int:
     try:
         sent = await bot.send_message(chat_id, html, reply_parameters=reply)
     except TelegramBadRequest as error:
@@ -48,17 +66,20 @@ async def send_html(bot: Bot, chat_id: int, html: str, reply: ReplyParameters | 
     return sent.message_id
 
 
-def _thread_reply(job: Job, staff_chat_id: int) -> ReplyParameters | None:
-    """Staff-chat messages of a ticket are threaded under its header."""
-    if job.delivery.chat_id != staff_chat_id or job.header_message_id is None:
-        return None
-    return ReplyParameters(message_id=job.header_message_id, allow_sending_without_reply=True)
-
-
-async def _copy(bot: Bot, delivery: Delivery, reply: ReplyParameters | None) -> int:
+async def _copy(
+    bot: Bot,
+    delivery: Delivery,
+    reply: ReplyParameters | None = None,
+    *,
+    caption: str | None = None,
+) -> int:
     assert delivery.from_chat_id is not None and delivery.from_message_id is not None
     copied = await bot.copy_message(
-        delivery.chat_id, delivery.from_chat_id, delivery.from_message_id, reply_parameters=reply
+        delivery.chat_id,
+        delivery.from_chat_id,
+        delivery.from_message_id,
+        reply_parameters=reply,
+        caption=caption,
     )
     return copied.message_id
 
@@ -67,11 +88,11 @@ async def _send_signed(bot: Bot, delivery: Delivery, source: TicketMessage, name
     """A staff answer with the author's name appended to its text or caption."""
     signed = (source.text or "") + texts.signature(name)
     entities = [MessageEntity(**entity) for entity in source.entities or []]
-    if source.content_kind == "text" and _utf16_len(signed) <= TEXT_LIMIT:
+    if source.content_kind == "text" and utf16_len(signed) <= TEXT_LIMIT:
         sent = await bot.send_message(delivery.chat_id, signed, entities=entities, parse_mode=None)
         return sent.message_id
     assert delivery.from_chat_id is not None and delivery.from_message_id is not None
-    captioned = source.content_kind in CAPTIONED_KINDS and _utf16_len(signed) <= CAPTION_LIMIT
+    captioned = source.content_kind in CAPTIONED_KINDS and utf16_len(signed) <= CAPTION_LIMIT
     copied = await bot.copy_message(
         delivery.chat_id,
         delivery.from_chat_id,
@@ -81,8 +102,3 @@ async def _send_signed(bot: Bot, delivery: Delivery, source: TicketMessage, name
         parse_mode=None,
     )
     return copied.message_id
-
-
-def _utf16_len(text: str) -> int:
-    # Telegram counts text limits in UTF-16 code units.
-    return len(text.encode("utf-16-le")) // 2

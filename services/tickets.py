@@ -1,14 +1,13 @@
 """Tickets: opening, joining and answering them. Every message is queued for delivery."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from aiogram.types import Message, User
-from sqlalchemy import select, update
+from sqlalchemy import and_, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import texts
 from bot.settings import Settings
-from database.engine import dialect_insert
 from database.models import (
     Customer,
     Delivery,
@@ -31,15 +30,22 @@ async def accept_customer_message(
 
     Returns None when this Telegram message was stored before (a redelivered update).
     """
-    if await _already_stored(session, message):
-        return None
     assert message.from_user is not None
-    customer = await upsert_customer(session, message.from_user)
-    ticket = await active_ticket(session, customer.id)
+    customer, ticket, stored_before = await _customer_state(session, message)
+    if stored_before:
+        return None
+    customer = _refresh_customer(session, customer, message.from_user)
     if ticket is None:
         ticket = await open_ticket(session, customer, settings=settings, now=now)
     stored = await _store(session, message, ticket, Direction.IN, now)
-    _queue_copy(session, stored, DeliveryPurpose.RELAY, to_chat_id=settings.staff_chat_id)
+    _queue_copy(
+        session,
+        stored,
+        DeliveryPurpose.RELAY,
+        to_chat_id=settings.staff_chat_id,
+        text=texts.relay_tag(settings.ticket_prefix, ticket, customer),
+        due=_relay_due(ticket, settings.batch_window_seconds),
+    )
     return stored
 
 
@@ -75,30 +81,56 @@ def staff_name(message: Message) -> str | None:
     return message.from_user.full_name if message.from_user else None
 
 
-async def upsert_customer(session: AsyncSession, user: User) -> Customer:
-    """Create or refresh the customer; writing to us proves they can be reached again."""
+async def _customer_state(
+    session: AsyncSession, message: Message
+) -> tuple[Customer | None, Ticket | None, bool]:
+    """The customer, their active ticket and whether this message is stored: one query."""
+    assert message.from_user is not None
+    stored = exists().where(
+        TicketMessage.source_chat_id == message.chat.id,
+        TicketMessage.source_message_id == message.message_id,
+    )
+    active = and_(Ticket.customer_id == Customer.id, Ticket.closed_at.is_(None))
+    statement = (
+        select(Customer, Ticket, stored)
+        .outerjoin(Ticket, active)
+        .where(Customer.id == message.from_user.id)
+    )
+    row = (await session.execute(statement)).one_or_none()
+    # No customer row means no stored message either: both are written together.
+    return (row[0], row[1], bool(row[2])) if row else (None, None, False)
+
+
+def _refresh_customer(session: AsyncSession, customer: Customer | None, user: User) -> Customer:
+    """Create the customer or bring their names up to date; writing proves them reachable."""
     fields = {
         "first_name": user.first_name,
         "last_name": user.last_name,
         "username": user.username,
         "language_code": user.language_code,
         "is_unreachable": False,
-        "updated_at": utcnow(),
     }
-    statement = (
-        dialect_insert(session)(Customer)
-        .values(id=user.id, **fields)
-        .on_conflict_do_update(index_elements=[Customer.id], set_=fields)
-    )
-    await session.execute(statement)
-    customer = await session.get(Customer, user.id, populate_existing=True)
-    assert customer is not None
+    if customer is None:
+        customer = Customer(id=user.id, **fields)
+        session.add(customer)  # a concurrent twin fails on the primary key and is retried
+        return customer
+    changed = {key: value for key, value in fields.items() if getattr(customer, key) != value}
+    for key, value in changed.items():
+        setattr(customer, key, value)
     return customer
 
 
-async def active_ticket(session: AsyncSession, customer_id: int) -> Ticket | None:
-    statement = select(Ticket).where(Ticket.customer_id == customer_id, Ticket.closed_at.is_(None))
-    return (await session.execute(statement)).scalar_one_or_none()
+def _relay_due(ticket: Ticket, window_seconds: float) -> datetime:
+    """When a relay may go: at once for a quiet ticket, else when its batch window closes.
+
+    Outbox timing runs on real time, not on the business clock.
+    """
+    now = utcnow()
+    if ticket.batch_window_ends_at is not None and now < ticket.batch_window_ends_at:
+        return ticket.batch_window_ends_at
+    if window_seconds:
+        ticket.batch_window_ends_at = now + timedelta(seconds=window_seconds)
+    return now
 
 
 async def ticket_of_message(session: AsyncSession, chat_id: int, message_id: int) -> Ticket | None:
@@ -153,6 +185,7 @@ def _queue_copy(
     *,
     to_chat_id: int,
     text: str | None = None,
+    due: datetime | None = None,
 ) -> None:
     session.add(
         Delivery(
@@ -163,6 +196,7 @@ def _queue_copy(
             from_chat_id=stored.source_chat_id,
             from_message_id=stored.source_message_id,
             text=text,
+            next_attempt_at=due or utcnow(),
         )
     )
 

@@ -19,6 +19,16 @@ from main import serve, upgrade_database
 from tests.fake_telegram import FakeTelegram
 
 STAFF_CHAT_ID = -1001000000001
+UNPACED = {
+    "staff_chat_messages_per_minute": 1_000_000,
+    "private_chat_messages_per_second": 1_000_000,
+    "messages_per_second": 1_000_000,
+}
+
+
+def staff_texts(fake: FakeTelegram) -> list[str]:
+    """Text or caption of each message the bot sent to the staff chat, in order."""
+    return [m.get("text") or m.get("caption") or "" for m in fake.bot_messages(STAFF_CHAT_ID)]
 
 
 class Clock:
@@ -67,6 +77,10 @@ def make_settings(fake: FakeTelegram, database_url: str) -> MakeSettings:
             "staff_chat_id": STAFF_CHAT_ID,
             "telegram_api_url": fake.url,
             "database_url": database_url,
+            # The fake enforces no limits unless a test asks; pacing and batching tests
+            # set realistic (time-scaled) values themselves.
+            "batch_window_seconds": 0,
+            **UNPACED,
         }
         return Settings(_env_file=None, **(values | overrides))
 
