@@ -41,9 +41,16 @@ def upgrade_database(database_url: str) -> None:
 
 
 async def serve(
-    settings: Settings, stop: asyncio.Event, *, clock: Callable[[], datetime] = utcnow
+    settings: Settings,
+    stop: asyncio.Event,
+    *,
+    clock: Callable[[], datetime] = utcnow,
+    pacer: Pacer | None = None,
 ) -> None:
-    """Run the bot until `stop` is set; in-flight work ends or stays in the outbox."""
+    """Run the bot until `stop` is set; in-flight work ends or stays in the outbox.
+
+    `clock` and `pacer` default to real time and Telegram's limits; tests shift or scale them.
+    """
     engine = create_engine(settings.database_url)
     session_factory = create_session_factory(engine)
     bot = build_bot(settings)
@@ -52,7 +59,7 @@ async def serve(
         bot,
         session_factory,
         staff_chat_id=settings.staff_chat_id,
-        pacer=build_pacer(settings),
+        pacer=pacer or build_pacer(settings),
         give_up_after=timedelta(hours=settings.delivery_give_up_hours),
     )
     dispatcher = build_dispatcher(settings, session_factory, on_commit=worker.wake, clock=clock)

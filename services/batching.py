@@ -104,12 +104,12 @@ def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
     """Cut into parts of at most `limit` UTF-16 units, at a line break where there is one."""
     parts = []
     while utf16_len(text) > limit:
-        cut = _prefix_fitting(text, limit)
+        cut = skip = _prefix_fitting(text, limit)
         newline = text.rfind("\n", 0, cut)
-        if newline > cut // 2:
-            cut = newline + 1
+        if newline > cut // 2:  # the line break itself is dropped: each part is a message
+            cut, skip = newline, newline + 1
         parts.append(text[:cut])
-        text = text[cut:]
+        text = text[skip:]
     return [*parts, text] if text else parts
 
 

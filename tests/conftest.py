@@ -16,7 +16,8 @@ from bot.dispatcher import build_bot, build_dispatcher
 from bot.settings import Settings
 from database.engine import SessionFactory, create_engine, create_session_factory, sqlite_path
 from main import serve, upgrade_database
-from tests.fake_telegram import FakeTelegram
+from services.pacing import Limit, Pacer
+from tests.fake_telegram import GLOBAL_LIMIT, GROUP_LIMIT, PRIVATE_LIMIT, FakeTelegram
 
 STAFF_CHAT_ID = -1001000000001
 UNPACED = {
@@ -24,6 +25,15 @@ UNPACED = {
     "private_chat_messages_per_second": 1_000_000,
     "messages_per_second": 1_000_000,
 }
+
+
+def scaled_pacer(time_scale: float) -> Pacer:
+    """Telegram's limits with every period shortened, to match FakeTelegram(time_scale=…)."""
+    return Pacer(
+        group=Limit(GROUP_LIMIT[0], GROUP_LIMIT[1] * time_scale),
+        private=Limit(PRIVATE_LIMIT[0], PRIVATE_LIMIT[1] * time_scale),
+        overall=Limit(GLOBAL_LIMIT[0], GLOBAL_LIMIT[1] * time_scale),
+    )
 
 
 def staff_texts(fake: FakeTelegram) -> list[str]:
@@ -102,24 +112,24 @@ async def session_factory(database_url: str) -> AsyncIterator[SessionFactory]:
 class RunningBot:
     """The bot as `python main.py` runs it, inside the test's event loop."""
 
-    def __init__(self, settings: Settings, clock: Clock) -> None:
+    def __init__(self, settings: Settings, clock: Clock, pacer: Pacer | None = None) -> None:
         self.stop = asyncio.Event()
-        self.task = asyncio.create_task(serve(settings, self.stop, clock=clock))
+        self.task = asyncio.create_task(serve(settings, self.stop, clock=clock, pacer=pacer))
 
     async def shutdown(self) -> None:
         self.stop.set()
         await asyncio.wait_for(self.task, timeout=10)
 
 
-StartBot = Callable[[Settings], RunningBot]
+StartBot = Callable[..., RunningBot]
 
 
 @pytest.fixture
 async def start_bot(clock: Clock) -> AsyncIterator[StartBot]:
     running: list[RunningBot] = []
 
-    def start(settings: Settings) -> RunningBot:
-        running.append(RunningBot(settings, clock))
+    def start(settings: Settings, pacer: Pacer | None = None) -> RunningBot:
+        running.append(RunningBot(settings, clock, pacer))
         return running[-1]
 
     yield start

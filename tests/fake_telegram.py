@@ -6,17 +6,24 @@ Usage::
     await fake.start()
     api = TelegramAPIServer.from_base(fake.url)
     bot = Bot(fake.token, session=AiohttpSession(api=api))
+
+Flood limits (GROUP_LIMIT, PRIVATE_LIMIT, GLOBAL_LIMIT) are off unless asked for with
+FakeTelegram(limits=True, time_scale=0.05) or fake.enforce_limits(); time_scale shortens every
+window (0.05 makes "20 per 60 s" into "20 per 3 s"). fake.sends(chat_id) and
+fake.too_many_requests record what was accepted and what was refused.
 """
 
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import copy
 import html
 import inspect
 import itertools
 import json
+import math
 import random
 import re
 import time
@@ -28,6 +35,28 @@ from aiohttp import web
 
 Json = dict[str, Any]
 Handler = Callable[[Json], Awaitable[Any]]
+Limit = tuple[int, float]  # at most this many messages in any window of this many seconds
+
+# Telegram's documented flood limits for bots (https://core.telegram.org/bots/faq).
+GROUP_LIMIT: Limit = (20, 60.0)  # per group or supergroup chat
+PRIVATE_LIMIT: Limit = (1, 1.0)  # per private chat
+GLOBAL_LIMIT: Limit = (30, 1.0)  # per bot, across all chats
+# Methods that count against the flood limits (lower case, as requests are matched).
+SENDING_METHODS = frozenset(
+    name.lower()
+    for name in (
+        "sendMessage",
+        "copyMessage",
+        "copyMessages",
+        "sendMediaGroup",
+        "sendPhoto",
+        "sendDocument",
+        "editMessageText",
+        "editMessageCaption",
+        "editMessageReplyMarkup",
+        "createForumTopic",
+    )
+)
 
 _INT_PARAMS = frozenset(
     {"chat_id", "from_chat_id", "message_id", "message_thread_id", "offset", "limit", "timeout"}
@@ -47,6 +76,8 @@ _DEFAULT_DESCRIPTIONS = {
     404: "Not Found",
     409: "Conflict: terminated by other getUpdates request",
 }
+_ALBUM_TYPES = frozenset({"photo", "video", "document", "audio"})
+_ALBUM_LONERS = ("document", "audio")  # kinds an album can hold only with their own kind
 _DICE_MAX = {"🎲": 6, "🎯": 6, "🎳": 6, "🏀": 5, "⚽": 5, "🎰": 64}
 _COMMAND_RE = re.compile(r"[a-z0-9_]{1,32}")
 
@@ -252,6 +283,82 @@ def parse_html(source: str) -> tuple[str, list[Json]]:
     return text, sorted(entities, key=lambda e: (e["offset"], -e["length"]))
 
 
+# --- flood limits --------------------------------------------------------------------------
+
+
+def _wait_for_room(times: list[float], limit: Limit, count: int, now: float, since: float) -> float:
+    """Seconds until `count` more messages fit in a sliding window over sorted `times`.
+
+    An album larger than the whole limit needs the window empty, then counts in full.
+    """
+    most, period = limit
+    start = max(bisect.bisect_right(times, now - period), bisect.bisect_left(times, since))
+    in_window = times[start:]
+    excess = len(in_window) + min(count, most) - most
+    return 0.0 if excess <= 0 else in_window[excess - 1] + period - now
+
+
+def _message_count(method: str, params: Json) -> int:
+    """How many messages a sending request counts as: albums count each item."""
+    key = {"sendmediagroup": "media", "copymessages": "message_ids"}.get(method.lower())
+    items = params.get(key) if key else None
+    return len(items) if isinstance(items, list) and items else 1
+
+
+class FloodLimiter:
+    """Telegram's sliding flood windows, with every period multiplied by `time_scale`.
+
+    Every accepted send is recorded; while enforced, only sends since enforcement began count.
+    """
+
+    def __init__(self, *, enabled: bool = False, time_scale: float = 1.0) -> None:
+        self._by_chat: dict[int, list[float]] = {}
+        self._all: list[float] = []
+        self.enabled = False
+        self.time_scale = 1.0
+        self._since = 0.0
+        self.enforce(enabled, time_scale)
+
+    def enforce(self, enabled: bool, time_scale: float) -> None:
+        if time_scale <= 0:
+            raise ValueError(f"time_scale must be positive, not {time_scale}")
+        self.enabled = enabled
+        self.time_scale = time_scale
+        self._since = time.monotonic()
+
+    def sends(self, chat_id: int) -> list[float]:
+        return list(self._by_chat.get(chat_id, []))
+
+    def retry_after(self, chat_id: int | None, count: int, now: float) -> int | None:
+        """Seconds to wait (at least 1) if `count` messages now would break a limit."""
+        if not self.enabled:
+            return None
+        windows = [(self._all, GLOBAL_LIMIT)]
+        if chat_id is not None:
+            per_chat = GROUP_LIMIT if chat_id < 0 else PRIVATE_LIMIT
+            windows.append((self._by_chat.get(chat_id, []), per_chat))
+        wait = max(
+            _wait_for_room(times, (most, period * self.time_scale), count, now, self._since)
+            for times, (most, period) in windows
+        )
+        return None if wait <= 0 else max(1, math.ceil(wait))
+
+    def record(self, chat_id: int | None, count: int, now: float) -> None:
+        for times in self._lists(chat_id):
+            times.extend([now] * count)
+
+    def forget(self, chat_id: int | None, count: int, now: float) -> None:
+        """Undo record(): the send was refused after all."""
+        for times in self._lists(chat_id):
+            for _ in range(count):
+                times.remove(now)
+
+    def _lists(self, chat_id: int | None) -> list[list[float]]:
+        if chat_id is None:
+            return [self._all]
+        return [self._all, self._by_chat.setdefault(chat_id, [])]
+
+
 # --- the server ----------------------------------------------------------------------------
 
 
@@ -344,6 +451,47 @@ def _copied_content(source: Json) -> Json:
     return fields
 
 
+_media_group_ids = itertools.count(13_000_000_000_000_000)
+_NEW_FILES: dict[str, Callable[[], Json]] = {
+    "photo": photo,
+    "video": video,
+    "document": document,
+    "audio": audio,
+}
+
+
+def _album_items(params: Json) -> list[Json]:
+    """sendMediaGroup's `media`, checked as Telegram checks it."""
+    media = params.get("media")
+    if not isinstance(media, list) or not all(isinstance(item, dict) for item in media):
+        raise _bad_request("can't parse media JSON object")
+    if not 2 <= len(media) <= 10:
+        raise _bad_request("wrong number of media")
+    kinds = {str(item.get("type")) for item in media}
+    unknown = sorted(kinds - _ALBUM_TYPES)
+    if unknown:
+        raise _bad_request(f'can\'t parse InputMedia: unsupported media type "{unknown[0]}"')
+    for kind in _ALBUM_LONERS:
+        if kind in kinds and len(kinds) > 1:
+            raise _bad_request(f"{kind} can't be mixed with other media types")
+    if not all(isinstance(item.get("media"), str) and item["media"] for item in media):
+        raise _bad_request("can't parse InputMedia: media not found")
+    return media
+
+
+def _album_file(kind: str, media: str, known: Any) -> Any:
+    """The photo sizes or file object a message shows for an album item's `media`."""
+    if known is not None:
+        return copy.deepcopy(known)
+    fresh = _NEW_FILES[kind]()[kind]
+    if media.startswith("attach://"):  # an upload gets a new file id
+        return fresh
+    if kind == "photo":
+        fresh[-1]["file_id"] = media  # the largest size is the one sent
+        return fresh
+    return {**fresh, "file_id": media}
+
+
 class FakeTelegram:
     """An in-process Bot API server holding chats, their histories and the update queue."""
 
@@ -353,7 +501,10 @@ class FakeTelegram:
         token: str = "123456:TEST-TOKEN",
         bot_id: int = 123456,
         bot_username: str = "tgdesk_test_bot",
+        limits: bool = False,
+        time_scale: float = 1.0,
     ) -> None:
+        """limits: enforce Telegram's flood limits, with their periods times time_scale."""
         self.token = token
         self.url = ""
         self.bot_user: Json = {"id": bot_id, "is_bot": True, "first_name": "tgdesk"}
@@ -362,6 +513,9 @@ class FakeTelegram:
         self.requests: list[tuple[str, Json]] = []
         self.request_times: list[float] = []  # time.monotonic() of each entry in requests
         self.confirmed_offset = 0
+        # (method, chat_id, time.monotonic()) of each 429 the flood limiter answered.
+        self.too_many_requests: list[tuple[str, int, float]] = []
+        self._limiter = FloodLimiter(enabled=limits, time_scale=time_scale)
         self._chats: dict[int, Json] = {}
         self._history: dict[int, list[Json]] = {}
         self._updates: list[Json] = []
@@ -378,6 +532,7 @@ class FakeTelegram:
             "deleteMyCommands": self._true,
             "sendMessage": self._send_message,
             "copyMessage": self._copy_message,
+            "sendMediaGroup": self._send_media_group,
         }
         self._methods = {name.lower(): handler for name, handler in handlers.items()}
 
@@ -485,6 +640,10 @@ class FakeTelegram:
     def pending_updates(self) -> list[Json]:
         return list(self._updates)
 
+    def sends(self, chat_id: int) -> list[float]:
+        """time.monotonic() of each accepted message sent to the chat (an album counts each)."""
+        return self._limiter.sends(chat_id)
+
     async def wait_for(
         self,
         predicate: Callable[[], bool],
@@ -500,7 +659,12 @@ class FakeTelegram:
                 )
             await asyncio.sleep(0.01)
 
-    # --- fault injection ---
+    # --- flood limits and fault injection ---
+
+    def enforce_limits(self, enabled: bool = True, *, time_scale: float | None = None) -> None:
+        """Switch flood limits on or off; windows start afresh, earlier sends do not count."""
+        scale = self._limiter.time_scale if time_scale is None else time_scale
+        self._limiter.enforce(enabled, scale)
 
     def fail(
         self,
@@ -557,10 +721,29 @@ class FakeTelegram:
                 await self._sleep(fault.delay)
                 if fault.error is not None:
                     raise fault.error
-            result = await handler(params)
+            result = await self._run(method, handler, params)
         except ApiError as error:
             return _error_response(error)
         return web.json_response({"ok": True, "result": result})
+
+    async def _run(self, method: str, handler: Handler, params: Json) -> Any:
+        """Run a method, first checking a sending one against the flood limits."""
+        if method.lower() not in SENDING_METHODS:
+            return await handler(params)
+        chat_id = params.get("chat_id")
+        chat = chat_id if isinstance(chat_id, int) and not isinstance(chat_id, bool) else None
+        count = _message_count(method, params)
+        now = time.monotonic()
+        retry_after = self._limiter.retry_after(chat, count, now)
+        if retry_after is not None:
+            self.too_many_requests.append((method, chat or 0, now))
+            raise ApiError(429, f"Too Many Requests: retry after {retry_after}", retry_after)
+        self._limiter.record(chat, count, now)
+        try:
+            return await handler(params)
+        except ApiError:
+            self._limiter.forget(chat, count, now)
+            raise
 
     # --- messages ---
 
@@ -587,6 +770,27 @@ class FakeTelegram:
         message |= fields
         history.append(message)
         return message
+
+    def _known_file(self, kind: str, file_id: str) -> Any:
+        """The photo sizes or file object some stored message has under this file id."""
+        for message in itertools.chain.from_iterable(self._history.values()):
+            found = message.get(kind)
+            sizes = found if isinstance(found, list) else [found]
+            if any(isinstance(size, dict) and size.get("file_id") == file_id for size in sizes):
+                return found
+        return None
+
+    def _album_message(self, item: Json) -> Json:
+        """The content fields of one album item's message."""
+        kind = str(item["type"])
+        media = str(item["media"])
+        fields: Json = {kind: _album_file(kind, media, self._known_file(kind, media))}
+        fields |= _caption(item)
+        if item.get("has_spoiler") and kind in ("photo", "video"):
+            fields["has_media_spoiler"] = True
+        if item.get("show_caption_above_media"):
+            fields["show_caption_above_media"] = True
+        return fields
 
     def _chat_id(self, params: Json, key: str = "chat_id") -> int:
         value = params.get(key)
@@ -677,8 +881,26 @@ class FakeTelegram:
         if source is None:
             raise _bad_request("message to copy not found")
         fields = _copied_content(source)
-        if "caption" in params and any(key in fields for key in _CAPTIONED):
+        # The new caption is checked even when the message has none to replace.
+        caption = _caption(params) if "caption" in params else None
+        if caption is not None and any(key in fields for key in _CAPTIONED):
             for key in ("caption", "caption_entities", "_html"):
                 fields.pop(key, None)
-            fields |= _caption(params)
+            fields |= caption
         return {"message_id": self._bot_message(chat_id, params, fields)["message_id"]}
+
+    async def _send_media_group(self, params: Json) -> list[Json]:
+        chat_id = self._chat_id(params)
+        contents = [self._album_message(item) for item in _album_items(params)]
+        reply = self._reply_target(chat_id, params)
+        group_id = str(next(_media_group_ids))
+        thread_id = params.get("message_thread_id")
+        messages = []
+        for index, fields in enumerate(contents):
+            fields["media_group_id"] = group_id
+            first_reply = reply if index == 0 else None
+            stored = self._store(
+                chat_id, self.bot_user, fields, reply=first_reply, thread_id=thread_id
+            )
+            messages.append(_public(stored))
+        return messages

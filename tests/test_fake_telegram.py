@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import AsyncIterator
 
@@ -24,12 +25,19 @@ from aiogram.types import (
     BotCommand,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    InputMediaDocument,
+    InputMediaPhoto,
+    InputMediaVideo,
+    MediaUnion,
     Message,
     MessageId,
     ReplyParameters,
 )
 
 from tests.fake_telegram import (
+    GLOBAL_LIMIT,
+    GROUP_LIMIT,
+    PRIVATE_LIMIT,
     FakeTelegram,
     dice,
     document,
@@ -38,12 +46,14 @@ from tests.fake_telegram import (
     poll,
     sticker,
     venue,
+    video,
 )
 
 pytestmark = pytest.mark.asyncio
 
 ALICE_ID = 1001
 STAFF_ID = -1001234567890
+SCALE = 0.05  # flood windows 20 times shorter: the group's 60 s become 3 s
 
 
 @pytest_asyncio.fixture
@@ -62,6 +72,21 @@ def make_bot(fake: FakeTelegram, token: str | None = None) -> Bot:
 @pytest_asyncio.fixture
 async def bot(fake: FakeTelegram) -> AsyncIterator[Bot]:
     bot = make_bot(fake)
+    yield bot
+    await bot.session.close()
+
+
+@pytest_asyncio.fixture
+async def limited() -> AsyncIterator[FakeTelegram]:
+    server = FakeTelegram(limits=True, time_scale=SCALE)
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest_asyncio.fixture
+async def limited_bot(limited: FakeTelegram) -> AsyncIterator[Bot]:
+    bot = make_bot(limited)
     yield bot
     await bot.session.close()
 
@@ -498,3 +523,259 @@ async def test_wait_for_reports_what_it_waited_for(fake: FakeTelegram, bot: Bot)
     with pytest.raises(AssertionError, match=r"len\(fake.bot_messages\(1\)\) == 1") as error:
         await fake.wait_for(lambda: len(fake.bot_messages(1)) == 1, timeout=0.1)
     assert "getMe" in str(error.value)
+
+
+# --- flood limits ---
+
+
+async def test_limits_off_by_default(fake: FakeTelegram, bot: Bot) -> None:
+    fake.group_chat(STAFF_ID)
+
+    for n in range(25):
+        await bot.send_message(STAFF_ID, f"message {n}")
+
+    assert len(fake.bot_messages(STAFF_ID)) == 25
+    assert len(fake.sends(STAFF_ID)) == 25
+    assert fake.too_many_requests == []
+
+
+async def test_group_limit_refuses_until_window_passes(fake: FakeTelegram, bot: Bot) -> None:
+    fake.group_chat(STAFF_ID)
+    fake.enforce_limits(time_scale=SCALE)
+    most, period = GROUP_LIMIT
+    for n in range(most):
+        await bot.send_message(STAFF_ID, f"message {n}")
+
+    with pytest.raises(TelegramRetryAfter) as error:
+        await bot.send_message(STAFF_ID, "one too many")
+    status, body = await raw_call(
+        fake, f"/bot{fake.token}/sendMessage", data={"chat_id": str(STAFF_ID), "text": "x"}
+    )
+
+    assert 1 <= error.value.retry_after <= math.ceil(period * SCALE)
+    assert f"Too Many Requests: retry after {error.value.retry_after}" in error.value.message
+    assert status == 429 and body["parameters"] == {"retry_after": error.value.retry_after}
+    assert [(method, chat) for method, chat, _ in fake.too_many_requests] == [
+        ("sendMessage", STAFF_ID)
+    ] * 2
+    assert len(fake.bot_messages(STAFF_ID)) == len(fake.sends(STAFF_ID)) == most
+    await asyncio.sleep(max(0.0, fake.sends(STAFF_ID)[0] + period * SCALE - time.monotonic()))
+    assert (await bot.send_message(STAFF_ID, "later")).text == "later"
+
+
+async def test_retry_after_header(limited: FakeTelegram) -> None:
+    limited.group_chat(STAFF_ID)
+    url = f"{limited.url}/bot{limited.token}/sendMessage"
+    form = {"chat_id": str(STAFF_ID), "text": "hi"}
+    async with aiohttp.ClientSession() as session:
+        for _ in range(GROUP_LIMIT[0]):
+            async with session.post(url, data=form) as response:
+                assert response.status == 200
+        async with session.post(url, data=form) as response:
+            body = await response.json()
+            assert response.status == 429
+            assert response.headers["Retry-After"] == str(body["parameters"]["retry_after"])
+    retry_after = body["parameters"]["retry_after"]
+    assert body["description"] == f"Too Many Requests: retry after {retry_after}"
+
+
+async def test_private_limit_one_per_scaled_second(limited: FakeTelegram, limited_bot: Bot) -> None:
+    limited.user(ALICE_ID)
+    limited.user(2002)
+
+    await limited_bot.send_message(ALICE_ID, "first")
+    with pytest.raises(TelegramRetryAfter) as error:
+        await limited_bot.send_message(ALICE_ID, "second")
+    await limited_bot.send_message(2002, "another chat is not held up")
+    await asyncio.sleep(PRIVATE_LIMIT[1] * SCALE)
+    await limited_bot.send_message(ALICE_ID, "third")
+
+    assert error.value.retry_after == 1
+    assert [m["text"] for m in limited.bot_messages(ALICE_ID)] == ["first", "third"]
+    assert len(limited.sends(ALICE_ID)) == 2
+    assert [chat for _, chat, _ in limited.too_many_requests] == [ALICE_ID]
+
+
+async def test_global_limit_across_private_chats(fake: FakeTelegram, bot: Bot) -> None:
+    # A longer window than SCALE gives: the 31 sends must surely land inside one window.
+    fake.enforce_limits(time_scale=0.5)
+    most, _ = GLOBAL_LIMIT
+    users = [fake.user(3000 + n)["id"] for n in range(most + 1)]
+
+    for user_id in users[:most]:
+        await bot.send_message(user_id, "hi")
+    with pytest.raises(TelegramRetryAfter) as error:
+        await bot.send_message(users[most], "hi")
+
+    assert error.value.retry_after == 1
+    assert fake.too_many_requests[0][:2] == ("sendMessage", users[most])
+    assert fake.sends(users[most]) == []
+
+
+async def test_media_group_counts_each_item(fake: FakeTelegram, bot: Bot) -> None:
+    fake.user(ALICE_ID)
+    fake.group_chat(STAFF_ID)
+    fake.enforce_limits(time_scale=SCALE)
+    album: list[MediaUnion] = [
+        InputMediaPhoto(media=photo()["photo"][-1]["file_id"]) for _ in range(3)
+    ]
+
+    await bot.send_media_group(STAFF_ID, album)
+    for n in range(GROUP_LIMIT[0] - 3):
+        await bot.send_message(STAFF_ID, f"message {n}")
+    with pytest.raises(TelegramRetryAfter):
+        await bot.send_message(STAFF_ID, "one too many")
+    # An album bigger than a private chat's limit still goes out into an empty window.
+    await bot.send_media_group(ALICE_ID, album)
+    with pytest.raises(TelegramRetryAfter):
+        await bot.send_message(ALICE_ID, "right after")
+
+    assert len(fake.sends(STAFF_ID)) == GROUP_LIMIT[0]
+    assert len(fake.sends(ALICE_ID)) == 3
+    assert len(fake.bot_messages(ALICE_ID)) == 3
+
+
+async def test_sends_lists_accepted_sends_only(fake: FakeTelegram, bot: Bot) -> None:
+    fake.group_chat(STAFF_ID)
+    fake.enforce_limits(time_scale=SCALE)
+    fake.fail("sendMessage", error_code=429, retry_after=5)
+    started = time.monotonic()
+
+    with pytest.raises(TelegramRetryAfter):
+        await bot.send_message(STAFF_ID, "injected fault")
+    with pytest.raises(TelegramBadRequest, match="message text is empty"):
+        await bot.send_message(STAFF_ID, "")
+    with pytest.raises(TelegramBadRequest, match="chat not found"):
+        await bot.send_message(42, "nobody")
+    await bot.send_message(STAFF_ID, "accepted")
+
+    [accepted] = fake.sends(STAFF_ID)
+    assert started <= accepted <= time.monotonic()
+    assert fake.sends(42) == []
+    assert fake.too_many_requests == []
+
+
+async def test_enforce_limits_starts_afresh(fake: FakeTelegram, bot: Bot) -> None:
+    fake.user(ALICE_ID)
+    await bot.send_message(ALICE_ID, "before")
+
+    fake.enforce_limits(time_scale=SCALE)
+    await bot.send_message(ALICE_ID, "counted")
+    with pytest.raises(TelegramRetryAfter):
+        await bot.send_message(ALICE_ID, "refused")
+    fake.enforce_limits(False)
+    await bot.send_message(ALICE_ID, "unlimited again")
+
+    assert len(fake.sends(ALICE_ID)) == 3
+    with pytest.raises(ValueError, match="time_scale"):
+        fake.enforce_limits(time_scale=0)
+
+
+# --- sendMediaGroup ---
+
+
+async def test_send_media_group(fake: FakeTelegram, bot: Bot) -> None:
+    alice = fake.user(ALICE_ID)
+    staff = fake.group_chat(STAFF_ID)
+    fake.send(staff, alice, "question")
+    known = fake.send(fake.private_chat(alice), alice, **photo())["photo"]
+    file_ids = [known[-1]["file_id"]] + [photo()["photo"][-1]["file_id"] for _ in range(2)]
+    album: list[MediaUnion] = [InputMediaPhoto(media=file_id) for file_id in file_ids]
+    album[0] = InputMediaPhoto(media=file_ids[0], caption="<b>look</b> here", parse_mode="HTML")
+
+    messages = await bot.send_media_group(
+        STAFF_ID, album, reply_parameters=ReplyParameters(message_id=1)
+    )
+
+    assert [m.message_id for m in messages] == [2, 3, 4]
+    group_ids = {m.media_group_id for m in messages}
+    assert len(group_ids) == 1 and None not in group_ids
+    assert [m.photo[-1].file_id for m in messages if m.photo] == file_ids
+    first = messages[0]
+    assert [size.model_dump(exclude_none=True) for size in first.photo or []] == known
+    assert first.caption == "look here"
+    assert first.caption_entities is not None
+    assert [(e.type, e.offset, e.length) for e in first.caption_entities] == [("bold", 0, 4)]
+    assert first.reply_to_message and first.reply_to_message.text == "question"
+    assert [m.reply_to_message for m in messages[1:]] == [None, None]
+    assert [m.caption for m in messages[1:]] == [None, None]
+    assert fake.history(STAFF_ID)[1]["_html"] == "<b>look</b> here"
+
+
+async def test_send_media_group_kinds(fake: FakeTelegram, bot: Bot) -> None:
+    fake.group_chat(STAFF_ID)
+    file_id = video()["video"]["file_id"]
+    mixed: list[MediaUnion] = [InputMediaVideo(media=file_id), InputMediaPhoto(media="PHOTO-X")]
+    documents: list[MediaUnion] = [
+        InputMediaDocument(media=f"DOC-{n}", caption=f"d{n}") for n in range(2)
+    ]
+
+    videos = await bot.send_media_group(STAFF_ID, mixed, message_thread_id=7)
+    files = await bot.send_media_group(STAFF_ID, documents)
+
+    assert videos[0].video and videos[0].video.file_id == file_id
+    assert videos[0].video.width and videos[0].message_thread_id == 7
+    assert videos[1].photo and videos[1].photo[-1].file_id == "PHOTO-X"
+    assert [(m.document.file_id, m.caption) for m in files if m.document] == [
+        ("DOC-0", "d0"),
+        ("DOC-1", "d1"),
+    ]
+    assert videos[0].media_group_id != files[0].media_group_id
+
+
+@pytest.mark.parametrize(
+    ("album", "reason"),
+    [
+        ([InputMediaPhoto(media="P")], "wrong number of media"),
+        ([InputMediaPhoto(media="P")] * 11, "wrong number of media"),
+        (
+            [InputMediaDocument(media="D"), InputMediaPhoto(media="P")],
+            "document can't be mixed",
+        ),
+        (
+            [InputMediaPhoto(media="P", caption="x" * 1025), InputMediaPhoto(media="P")],
+            "message caption is too long",
+        ),
+        (
+            [InputMediaPhoto(media="P", caption="<b>x", parse_mode="HTML")] * 2,
+            "can't parse entities",
+        ),
+    ],
+)
+async def test_send_media_group_refuses(
+    fake: FakeTelegram,
+    bot: Bot,
+    album: list[MediaUnion],
+    reason: str,
+) -> None:
+    fake.group_chat(STAFF_ID)
+    with pytest.raises(TelegramBadRequest, match=reason):
+        await bot.send_media_group(STAFF_ID, album)
+    assert fake.history(STAFF_ID) == []
+    assert fake.sends(STAFF_ID) == []
+
+
+async def test_send_media_group_caption_limit_after_html(fake: FakeTelegram, bot: Bot) -> None:
+    fake.group_chat(STAFF_ID)
+    caption = "<i>" + "x" * 1024 + "</i>"
+    album: list[MediaUnion] = [InputMediaPhoto(media="P", caption=caption, parse_mode="HTML")] * 2
+
+    messages = await bot.send_media_group(STAFF_ID, album)
+
+    assert [len(m.caption or "") for m in messages] == [1024, 1024]
+
+
+async def test_copy_message_caption_too_long(fake: FakeTelegram, bot: Bot) -> None:
+    alice = fake.user(ALICE_ID)
+    fake.group_chat(STAFF_ID)
+    fake.send(fake.private_chat(alice), alice, **photo(caption="receipt"))
+
+    with pytest.raises(TelegramBadRequest, match="message caption is too long"):
+        await bot.copy_message(STAFF_ID, ALICE_ID, 1, caption="x" * 1025)
+    with pytest.raises(TelegramBadRequest, match="message caption is too long"):
+        await bot.copy_message(STAFF_ID, ALICE_ID, 1, caption="<b>" + "x" * 1025 + "</b>")
+    caption = "<b>" + "x" * 1024 + "</b>"
+    await bot.copy_message(STAFF_ID, ALICE_ID, 1, caption=caption, parse_mode="HTML")
+
+    [copied] = fake.bot_messages(STAFF_ID)
+    assert copied["caption"] == "x" * 1024
