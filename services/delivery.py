@@ -9,9 +9,7 @@ from functools import partial
 from aiogram import Bot
 from aiogram.exceptions import (
     TelegramAPIError,
-    TelegramBadRequest,
     TelegramForbiddenError,
-    TelegramMigrateToChat,
     TelegramNetworkError,
     TelegramRetryAfter,
     TelegramServerError,
@@ -157,18 +155,25 @@ class DeliveryWorker:
                 await outbox.record_sent(session, jobs, message_ids, utcnow())
 
     async def _refused(self, jobs: list[Job], error: TelegramAPIError) -> None:
-        """Telegram refused the message itself; only the staff chat is worth waiting for."""
-        if jobs[0].delivery.chat_id == self._staff_chat_id and _staff_chat_unavailable(error):
-            # The one place staff can see: keep everything until the chat is fixed.
-            logger.error(
-                "the staff chat %s refuses messages (%s): check that the bot is a member "
-                "and STAFF_CHAT_ID is right; pending deliveries follow a changed id on restart",
-                self._staff_chat_id,
-                error.message,
-            )
-            await self._retry(jobs, _backoff(jobs[0].delivery.attempts), error.message)
+        """Telegram refused the message itself.
+
+        A customer's chat gets a clear failure and staff are told. The staff chat is the one
+        place staff can see, so its deliveries wait and are retried until the give-up time
+        (the group may be fixed: the bot re-added, a new STAFF_CHAT_ID); in the staff chat
+        each ticket waits on its own, so one ticket's trouble holds up no other.
+        """
+        if jobs[0].delivery.chat_id != self._staff_chat_id:
+            unreachable = isinstance(error, TelegramForbiddenError)
+            await self._fail(jobs, error.message, unreachable=unreachable)
             return
-        await self._fail(jobs, error.message, unreachable=isinstance(error, TelegramForbiddenError))
+        logger.error(
+            "the staff chat %s refused a message (%s): check that the bot is a member with the "
+            "right to post and that STAFF_CHAT_ID is right; pending deliveries follow a changed "
+            "id on restart",
+            self._staff_chat_id,
+            error.message,
+        )
+        await self._retry(jobs, _backoff(jobs[0].delivery.attempts), error.message)
 
     async def _retry(self, jobs: list[Job], delay: float, reason: str) -> None:
         now = utcnow()
@@ -197,13 +202,6 @@ class DeliveryWorker:
 
 def _ids(jobs: list[Job]) -> list[int]:
     return [job.delivery.id for job in jobs]
-
-
-def _staff_chat_unavailable(error: TelegramAPIError) -> bool:
-    """Errors that mean the chat itself is gone for now, not that this message is wrong."""
-    if isinstance(error, TelegramForbiddenError | TelegramMigrateToChat):
-        return True
-    return isinstance(error, TelegramBadRequest) and "chat not found" in error.message
 
 
 def _backoff(attempts: int) -> float:

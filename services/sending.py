@@ -59,10 +59,13 @@ async def send_html(bot: Bot, chat_id: int, html: str, reply: ReplyParameters | 
     try:
         sent = await bot.send_message(chat_id, html, reply_parameters=reply)
     except TelegramBadRequest as error:
-        if "can't parse entities" not in error.message:
+        if "can't parse entities" in error.message:
+            plain = unescape(re.sub(r"<[^>]+>", "", html))
+            sent = await bot.send_message(chat_id, plain, reply_parameters=reply, parse_mode=None)
+        elif reply is not None and "message to be replied not found" in error.message:
+            sent = await bot.send_message(chat_id, html)  # the header was deleted
+        else:
             raise
-        plain = unescape(re.sub(r"<[^>]+>", "", html))
-        sent = await bot.send_message(chat_id, plain, reply_parameters=reply, parse_mode=None)
     return sent.message_id
 
 

@@ -137,3 +137,26 @@ async def test_stopping_while_the_database_is_locked_is_still_prompt(
         await running.shutdown()
         assert time.monotonic() - started < 10
     assert any(u["message"]["text"] == "stuck behind the lock" for u in fake.pending_updates())
+
+
+async def test_telegrams_refusals_are_worked_around_or_waited_out(
+    fake: FakeTelegram, running: RunningBot
+) -> None:
+    unparsable = "Bad Request: can't parse entities: Unsupported start tag"
+    fake.fail("sendMessage", chat_id=STAFF_CHAT_ID, error_code=400, description=unparsable)
+    header = await opened_ticket(fake, 8010)  # the header went out as plain text instead
+    assert header["text"].startswith("🎫 ARG-00001")
+    sends = [params for method, params in fake.requests if method == "sendMessage"]
+    staff_sends = [params for params in sends if params["chat_id"] == STAFF_CHAT_ID]
+    assert [params.get("parse_mode") for params in staff_sends] == ["HTML", None]
+
+    no_thread = "Bad Request: message thread not found"
+    fake.fail("sendMessage", chat_id=STAFF_CHAT_ID, error_code=400, description=no_thread)
+    gone = "Bad Request: message to be replied not found"
+    fake.fail("sendMessage", chat_id=STAFF_CHAT_ID, error_code=400, description=gone)
+    ada = fake.user(8010)
+    fake.send(fake.private_chat(ada), ada, "still here")
+    await fake.wait_for(lambda: len(fake.bot_messages(STAFF_CHAT_ID)) == 2, timeout=10)
+    follow_up = fake.bot_messages(STAFF_CHAT_ID)[1]
+    assert follow_up["text"].endswith("still here")
+    assert "reply_to_message" not in follow_up  # sent without the reply it could not make
