@@ -2,7 +2,9 @@
 
 import asyncio
 import contextlib
+import os
 import sqlite3
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,7 +17,7 @@ from aiogram.types import Update
 from bot.dispatcher import build_bot, build_dispatcher
 from bot.settings import Settings
 from database.engine import SessionFactory, create_engine, create_session_factory, sqlite_path
-from main import serve, upgrade_database
+from main import HERE, serve, upgrade_database
 from services.pacing import Limit, Pacer
 from tests.fake_telegram import GLOBAL_LIMIT, GROUP_LIMIT, PRIVATE_LIMIT, FakeTelegram
 
@@ -176,3 +178,33 @@ async def write_lock(database_url: str) -> AsyncIterator[None]:
     finally:
         await asyncio.to_thread(blocker.execute, "ROLLBACK")
         blocker.close()
+
+
+# Every variable Settings reads: cleared for subprocesses so the machine's own cannot leak in.
+CONFIG_VARIABLES = tuple(name.upper() for name in Settings.model_fields)
+StartMain = Callable[..., Awaitable[asyncio.subprocess.Process]]
+
+
+@pytest.fixture
+async def start_main(tmp_path: Path) -> AsyncIterator[StartMain]:
+    """Start `python main.py` with only the given variables; killed at the end if still up."""
+    processes: list[asyncio.subprocess.Process] = []
+
+    async def start(**variables: str) -> asyncio.subprocess.Process:
+        clean = {key: value for key, value in os.environ.items() if key not in CONFIG_VARIABLES}
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            str(HERE / "main.py"),
+            cwd=tmp_path,  # no .env here: only what the test sets
+            env=clean | variables,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        processes.append(process)
+        return process
+
+    yield start
+    for process in processes:
+        if process.returncode is None:
+            process.kill()
+            await process.communicate()

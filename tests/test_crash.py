@@ -6,9 +6,8 @@ import signal
 import sqlite3
 from pathlib import Path
 
-from tests.conftest import STAFF_CHAT_ID, UNPACED, staff_texts
+from tests.conftest import STAFF_CHAT_ID, UNPACED, StartMain, staff_texts
 from tests.fake_telegram import FakeTelegram
-from tests.test_main import start_main
 
 CUSTOMERS = 10
 MESSAGES = 200
@@ -27,9 +26,11 @@ def bot_environment(fake: FakeTelegram, tmp_path: Path) -> dict[str, str]:
     }
 
 
-async def test_kill_9_mid_stream_loses_nothing(tmp_path: Path, fake: FakeTelegram) -> None:
+async def test_kill_9_mid_stream_loses_nothing(
+    tmp_path: Path, fake: FakeTelegram, start_main: StartMain
+) -> None:
     environment = bot_environment(fake, tmp_path)
-    process = await start_main(tmp_path, **environment)
+    process = await start_main(**environment)
     users = [fake.user(30_000 + index, f"C{index}") for index in range(CUSTOMERS)]
     sent: list[str] = []
 
@@ -48,7 +49,7 @@ async def test_kill_9_mid_stream_loses_nothing(tmp_path: Path, fake: FakeTelegra
     assert not writing.done()  # the kill came mid-stream
     await writing
 
-    process = await start_main(tmp_path, **environment)
+    process = await start_main(**environment)
     try:
         await fake.wait_for(lambda: set(sent) <= seen(fake), timeout=60)
     finally:

@@ -2,7 +2,6 @@
 
 import asyncio
 import time
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
@@ -10,9 +9,15 @@ from sqlalchemy import func, select
 from database.engine import SessionFactory
 from database.models import Delivery, DeliveryStatus, TicketMessage
 from tests import fake_telegram as content
-from tests.conftest import STAFF_CHAT_ID, MakeSettings, RunningBot, StartBot, write_lock
+from tests.conftest import (
+    STAFF_CHAT_ID,
+    MakeSettings,
+    RunningBot,
+    StartBot,
+    StartMain,
+    write_lock,
+)
 from tests.fake_telegram import FakeTelegram
-from tests.test_main import start_main
 
 ANONYMOUS_ADMIN = {"id": 1087968824, "is_bot": True, "first_name": "Group"}
 
@@ -108,10 +113,9 @@ async def test_a_staff_chat_that_refuses_messages_is_waited_for(
 
 
 async def test_a_revoked_token_stops_the_process_with_code_2(
-    tmp_path: Path, fake: FakeTelegram
+    fake: FakeTelegram, start_main: StartMain
 ) -> None:
     process = await start_main(
-        tmp_path,
         BOT_TOKEN=fake.token,
         STAFF_CHAT_ID=str(STAFF_CHAT_ID),
         TELEGRAM_API_URL=fake.url,

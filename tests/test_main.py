@@ -1,46 +1,14 @@
 """`python main.py` as an operator runs it: configuration errors, a real session, shutdown."""
 
 import asyncio
-import os
 import signal
-import sys
 from pathlib import Path
 
 import pytest
 
 import main
-from main import HERE
-from tests.conftest import STAFF_CHAT_ID
+from tests.conftest import CONFIG_VARIABLES, STAFF_CHAT_ID, StartMain
 from tests.fake_telegram import FakeTelegram
-
-CONFIG_VARIABLES = (
-    "BOT_TOKEN",
-    "STAFF_CHAT_ID",
-    "DATABASE_URL",
-    "TELEGRAM_API_URL",
-    "ADMIN_IDS",
-    "TICKET_PREFIX",
-    "TIMEZONE",
-    "BATCH_WINDOW_SECONDS",
-    "LOG_LEVEL",
-    "SHOW_STAFF_NAMES",
-)
-
-
-def environment(**variables: str) -> dict[str, str]:
-    clean = {key: value for key, value in os.environ.items() if key not in CONFIG_VARIABLES}
-    return clean | variables
-
-
-async def start_main(tmp_path: Path, **variables: str) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        str(HERE / "main.py"),
-        cwd=tmp_path,  # no .env here: only what the test sets
-        env=environment(**variables),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
 
 
 @pytest.mark.parametrize(
@@ -82,16 +50,15 @@ def test_bad_configuration_is_one_clear_line_and_exit_code_2(
     assert not (tmp_path / "data").exists()  # nothing was touched
 
 
-async def test_the_process_exits_with_code_2_without_a_traceback(tmp_path: Path) -> None:
-    process = await start_main(tmp_path, STAFF_CHAT_ID="-100")
+async def test_the_process_exits_with_code_2_without_a_traceback(start_main: StartMain) -> None:
+    process = await start_main(STAFF_CHAT_ID="-100")
     _, stderr = await asyncio.wait_for(process.communicate(), timeout=30)
     assert process.returncode == 2
     assert stderr.decode() == "tgdesk: configuration error: BOT_TOKEN is required\n"
 
 
-async def test_a_rejected_token_is_a_clear_error(tmp_path: Path, fake: FakeTelegram) -> None:
+async def test_a_rejected_token_is_a_clear_error(start_main: StartMain, fake: FakeTelegram) -> None:
     process = await start_main(
-        tmp_path,
         BOT_TOKEN="999:WRONG-SECRET",
         STAFF_CHAT_ID=str(STAFF_CHAT_ID),
         TELEGRAM_API_URL=fake.url,
@@ -103,7 +70,7 @@ async def test_a_rejected_token_is_a_clear_error(tmp_path: Path, fake: FakeTeleg
 
 
 async def test_main_relays_both_ways_and_stops_on_sigterm(
-    tmp_path: Path, fake: FakeTelegram
+    tmp_path: Path, fake: FakeTelegram, start_main: StartMain
 ) -> None:
     variables = {
         "BOT_TOKEN": fake.token,
@@ -111,7 +78,7 @@ async def test_main_relays_both_ways_and_stops_on_sigterm(
         "TELEGRAM_API_URL": fake.url,
         "LOG_LEVEL": "DEBUG",
     }
-    process = await start_main(tmp_path, **variables)
+    process = await start_main(**variables)
     lee = fake.user(6001, "Lee")
     fake.send(fake.private_chat(lee), lee, "is anyone there?")
     await fake.wait_for(lambda: len(fake.bot_messages(STAFF_CHAT_ID)) == 1, timeout=30)
@@ -131,7 +98,7 @@ async def test_main_relays_both_ways_and_stops_on_sigterm(
     assert fake.pending_updates() == []  # everything processed was confirmed
 
     # A restart picks up where it stopped: nothing is relayed twice.
-    process = await start_main(tmp_path, **variables)
+    process = await start_main(**variables)
     fake.send(fake.private_chat(lee), lee, "thanks")
     await fake.wait_for(lambda: len(fake.bot_messages(STAFF_CHAT_ID)) == 2, timeout=30)
     process.send_signal(signal.SIGINT)
