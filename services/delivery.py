@@ -19,7 +19,7 @@ from aiogram.exceptions import (
 from database.engine import SessionFactory
 from database.models import utcnow
 from services import outbox
-from services.batching import first_send
+from services.batching import TextSend, first_send
 from services.outbox import Job
 from services.pacing import Pacer
 from services.sending import send_to_customer, send_to_staff
@@ -28,6 +28,7 @@ logger = logging.getLogger(__name__)
 
 MAX_BACKOFF_SECONDS = 300.0
 IDLE_POLL_SECONDS = 1.0
+MIN_SCAN_INTERVAL_SECONDS = 0.005
 SHUTDOWN_GRACE_SECONDS = 4.0
 
 
@@ -65,6 +66,9 @@ class DeliveryWorker:
                 waker = asyncio.create_task(self._wake.wait())
                 await asyncio.wait({waker, stopper}, timeout=pause, return_when="FIRST_COMPLETED")
                 waker.cancel()
+                # Under load every commit wakes us; running senders pick up new rows by
+                # themselves, so scanning more often than this would only cost queries.
+                await asyncio.sleep(MIN_SCAN_INTERVAL_SECONDS)
         finally:
             self._stopping = True
             stopper.cancel()
@@ -129,7 +133,8 @@ class DeliveryWorker:
         """Send the next message for these jobs and record what became of the jobs it carries."""
         if chat_id == self._staff_chat_id:
             planned = first_send(jobs)
-            jobs, cost = planned.jobs, len(getattr(planned, "chunks", [None]))
+            jobs = planned.jobs
+            cost = len(planned.chunks) if isinstance(planned, TextSend) else 1
             action = partial(send_to_staff, self._bot, planned, jobs[0].header_message_id)
         else:
             jobs, cost = jobs[:1], 1
