@@ -3,6 +3,7 @@
 import asyncio
 import logging
 import random
+import time
 from datetime import timedelta
 from functools import partial
 
@@ -62,13 +63,14 @@ class DeliveryWorker:
         try:
             while not stop.is_set() and self._fatal is None:
                 self._wake.clear()
+                scanned = time.monotonic()
                 pause = await self._start_due_senders()
                 waker = asyncio.create_task(self._wake.wait())
                 await asyncio.wait({waker, stopper}, timeout=pause, return_when="FIRST_COMPLETED")
                 waker.cancel()
                 # Under load every commit wakes us; running senders pick up new rows by
                 # themselves, so scanning more often than this would only cost queries.
-                await asyncio.sleep(MIN_SCAN_INTERVAL_SECONDS)
+                await asyncio.sleep(MIN_SCAN_INTERVAL_SECONDS - (time.monotonic() - scanned))
         finally:
             self._stopping = True
             stopper.cancel()

@@ -21,26 +21,27 @@ class Limit:
 
 
 class SlidingWindow:
-    def __init__(self, limit: Limit) -> None:
+    def __init__(self, limit: Limit, margin: float = 0.0) -> None:
         self._limit = limit
+        self._seconds = limit.seconds + margin
         self._sent: deque[float] = deque()
 
     def wait_time(self, now: float, count: int = 1) -> float:
         """Seconds until `count` more messages fit in the window."""
-        while self._sent and self._sent[0] <= now - self._limit.seconds:
+        while self._sent and self._sent[0] <= now - self._seconds:
             self._sent.popleft()
         overflow = len(self._sent) + count - self._limit.messages
         if overflow <= 0:
             return 0.0
         if count > self._limit.messages:
             raise ValueError(f"{count} messages can never fit in {self._limit}")
-        return self._sent[overflow - 1] + self._limit.seconds - now
+        return self._sent[overflow - 1] + self._seconds - now
 
     def record(self, now: float, count: int = 1) -> None:
         self._sent.extend([now] * count)
 
     def is_idle(self, now: float) -> bool:
-        return not self._sent or self._sent[-1] <= now - self._limit.seconds
+        return not self._sent or self._sent[-1] <= now - self._seconds
 
 
 class Pacer:
@@ -52,10 +53,13 @@ class Pacer:
         group: Limit,
         private: Limit,
         overall: Limit,
+        margin: float = 0.1,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._group, self._private = group, private
-        self._overall = SlidingWindow(overall)
+        """`margin` lengthens every window: Telegram counts a message when it arrives and we
+        when we send it, so two sends a window apart may arrive a little closer than that."""
+        self._group, self._private, self._margin = group, private, margin
+        self._overall = SlidingWindow(overall, margin)
         self._chats: dict[int, SlidingWindow] = {}
         self._paused_until: dict[int, float] = {}
         self._clock = clock
@@ -98,5 +102,6 @@ class Pacer:
     def _window(self, chat_id: int) -> SlidingWindow:
         if chat_id not in self._chats:
             # Group and supergroup ids are negative, private chats positive.
-            self._chats[chat_id] = SlidingWindow(self._group if chat_id < 0 else self._private)
+            limit = self._group if chat_id < 0 else self._private
+            self._chats[chat_id] = SlidingWindow(limit, self._margin)
         return self._chats[chat_id]

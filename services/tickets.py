@@ -3,7 +3,7 @@
 from datetime import datetime, timedelta
 
 from aiogram.types import Message, User
-from sqlalchemy import and_, exists, select, update
+from sqlalchemy import and_, exists, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import texts
@@ -25,42 +25,43 @@ from services.counters import next_daily_id, next_ticket_number
 
 async def accept_customer_message(
     session: AsyncSession, message: Message, *, settings: Settings, now: datetime
-) -> TicketMessage | None:
+) -> bool:
     """Store a customer's message on their active ticket and queue its relay to staff.
 
-    Returns None when this Telegram message was stored before (a redelivered update).
+    Returns False when this Telegram message was stored before (a redelivered update).
     """
     assert message.from_user is not None
     customer, ticket, stored_before = await _customer_state(session, message)
     if stored_before:
-        return None
+        return False
     customer = _refresh_customer(session, customer, message.from_user)
     if ticket is None:
         ticket = await open_ticket(session, customer, settings=settings, now=now)
-    stored = await _store(session, message, ticket, Direction.IN, now)
-    _queue_copy(
+    await _store(session, message, ticket, Direction.IN, now)
+    await _queue_copy(
         session,
-        stored,
+        message,
+        ticket,
         DeliveryPurpose.RELAY,
         to_chat_id=settings.staff_chat_id,
         text=texts.relay_tag(settings.ticket_prefix, ticket, customer),
         due=_relay_due(ticket, settings.batch_window_seconds),
     )
-    return stored
+    return True
 
 
 async def accept_staff_reply(
     session: AsyncSession, message: Message, *, settings: Settings, now: datetime
-) -> TicketMessage | None:
+) -> bool:
     """Store a staff answer to a ticket's message and queue its copy to the customer.
 
-    Returns None when the message replies to nothing of a ticket, or was stored before.
+    Returns False when the message replies to nothing of a ticket, or was stored before.
     """
     assert message.reply_to_message is not None and message.from_user is not None
     ticket = await ticket_of_message(session, message.chat.id, message.reply_to_message.message_id)
     if ticket is None or await _already_stored(session, message):
-        return None
-    stored = await _store(session, message, ticket, Direction.OUT, now)
+        return False
+    await _store(session, message, ticket, Direction.OUT, now)
     # In SQL, so that of two answers committed at once the earlier one counts.
     await session.execute(
         update(Ticket)
@@ -68,10 +69,15 @@ async def accept_staff_reply(
         .values(first_response_at=now)
     )
     signature = staff_name(message) if settings.show_staff_names else None
-    _queue_copy(
-        session, stored, DeliveryPurpose.ANSWER, to_chat_id=ticket.customer_id, text=signature
+    await _queue_copy(
+        session,
+        message,
+        ticket,
+        DeliveryPurpose.ANSWER,
+        to_chat_id=ticket.customer_id,
+        text=signature,
     )
-    return stored
+    return True
 
 
 def staff_name(message: Message) -> str | None:
@@ -178,23 +184,29 @@ async def open_ticket(
     return ticket
 
 
-def _queue_copy(
+async def _queue_copy(
     session: AsyncSession,
-    stored: TicketMessage,
+    message: Message,
+    ticket: Ticket,
     purpose: DeliveryPurpose,
     *,
     to_chat_id: int,
     text: str | None = None,
     due: datetime | None = None,
 ) -> None:
-    session.add(
-        Delivery(
+    """Queue a copy of a stored message; the stored row is found by its Telegram ids."""
+    stored = select(TicketMessage.id).where(
+        TicketMessage.source_chat_id == message.chat.id,
+        TicketMessage.source_message_id == message.message_id,
+    )
+    await session.execute(
+        insert(Delivery).values(
             purpose=purpose,
             chat_id=to_chat_id,
-            ticket_id=stored.ticket_id,
-            ticket_message_id=stored.id,
-            from_chat_id=stored.source_chat_id,
-            from_message_id=stored.source_message_id,
+            ticket_id=ticket.id,
+            ticket_message_id=stored.scalar_subquery(),
+            from_chat_id=message.chat.id,
+            from_message_id=message.message_id,
             text=text,
             next_attempt_at=due or utcnow(),
         )
@@ -211,10 +223,12 @@ async def _already_stored(session: AsyncSession, message: Message) -> bool:
 
 async def _store(
     session: AsyncSession, message: Message, ticket: Ticket, direction: Direction, now: datetime
-) -> TicketMessage:
+) -> None:
+    # Core inserts without RETURNING: ids are not needed here, and on SQLite each row
+    # fetched back is one more trip to the database thread on the hot path.
     assert message.from_user is not None
     content = content_of(message)
-    stored = TicketMessage(
+    statement = insert(TicketMessage).values(
         ticket_id=ticket.id,
         direction=direction,
         author_id=message.from_user.id,
@@ -226,6 +240,4 @@ async def _store(
         source_message_id=message.message_id,
         created_at=now,
     )
-    session.add(stored)
-    await session.flush()
-    return stored
+    await session.execute(statement)

@@ -35,6 +35,7 @@ def scaled_pacer(time_scale: float) -> Pacer:
         group=Limit(GROUP_LIMIT[0], GROUP_LIMIT[1] * time_scale),
         private=Limit(PRIVATE_LIMIT[0], PRIVATE_LIMIT[1] * time_scale),
         overall=Limit(GLOBAL_LIMIT[0], GLOBAL_LIMIT[1] * time_scale),
+        margin=0.1 * time_scale,
     )
 
 
