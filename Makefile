@@ -27,6 +27,7 @@ test: lint
 bench: $(VENV)/.installed
 	$(BIN)/python -m bench.ingest
 	$(BIN)/python -m bench.relay
+	$(BIN)/python -m bench.delivery
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

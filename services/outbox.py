@@ -117,15 +117,12 @@ async def record_sent(
 ) -> None:
     """Mark the deliveries sent and link the new messages to the ticket for staff replies."""
     first = message_ids[0]
-    await session.execute(
-        update(Delivery)
-        .where(Delivery.id.in_([job.delivery.id for job in jobs]))
-        .values(
-            status=DeliveryStatus.SENT,
-            sent_message_id=first,
-            sent_at=now,
-            attempts=Delivery.attempts + 1,
-        )
+    await _update(
+        session,
+        [job.delivery for job in jobs],
+        status=DeliveryStatus.SENT,
+        sent_message_id=first,
+        sent_at=now,
     )
     delivery = jobs[0].delivery
     if delivery.ticket_id is None:
@@ -148,8 +145,7 @@ async def record_sent(
 
 
 async def reschedule(session: AsyncSession, jobs: list[Job], at: datetime, reason: str) -> None:
-    for job in jobs:
-        await _update(session, job.delivery, next_attempt_at=at, last_error=reason)
+    await _update(session, [job.delivery for job in jobs], next_attempt_at=at, last_error=reason)
 
 
 async def mark_failed(
@@ -161,7 +157,7 @@ async def mark_failed(
     unreachable: bool = False,
 ) -> None:
     """Give up on a delivery to a customer, and tell staff in the ticket's thread why."""
-    await _update(session, delivery, status=DeliveryStatus.FAILED, last_error=reason)
+    await _update(session, [delivery], status=DeliveryStatus.FAILED, last_error=reason)
     if delivery.chat_id == staff_chat_id or delivery.ticket_id is None:
         return  # nobody to tell but the log
     if unreachable and not await _mark_unreachable(session, delivery.chat_id):
@@ -206,10 +202,10 @@ async def _mark_unreachable(session: AsyncSession, customer_id: int) -> bool:
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-async def _update(session: AsyncSession, delivery: Delivery, **values: object) -> None:
-    """Record the outcome of one attempt."""
+async def _update(session: AsyncSession, deliveries: list[Delivery], **values: object) -> None:
+    """Record the outcome of one attempt at these deliveries."""
     await session.execute(
         update(Delivery)
-        .where(Delivery.id == delivery.id)
+        .where(Delivery.id.in_([delivery.id for delivery in deliveries]))
         .values(attempts=Delivery.attempts + 1, **values)
     )
