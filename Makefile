@@ -26,7 +26,6 @@ test: lint
 
 bench: $(VENV)/.installed
 	$(BIN)/python -m bench.ingest
-	$(BIN)/python -m bench.relay
 	$(BIN)/python -m bench.delivery
 
 clean:
