@@ -164,3 +164,19 @@ async def test_telegrams_refusals_are_worked_around_or_waited_out(
     follow_up = fake.bot_messages(STAFF_CHAT_ID)[1]
     assert follow_up["text"].endswith("still here")
     assert "reply_to_message" not in follow_up  # sent without the reply it could not make
+
+
+async def test_a_delivery_that_keeps_failing_is_given_up_and_staff_are_told(
+    fake: FakeTelegram, start_bot: StartBot, make_settings: MakeSettings
+) -> None:
+    start_bot(make_settings(delivery_give_up_hours=1 / 3600))  # one second
+    header = await opened_ticket(fake, 8011)
+    fake.fail("copyMessage", chat_id=8011, error_code=502, description="Bad Gateway", times=99)
+    agent = fake.user(9400, "Agent")
+    fake.send(fake.group_chat(STAFF_CHAT_ID), agent, "an answer", reply_to=header["message_id"])
+
+    await fake.wait_for(lambda: len(fake.bot_messages(STAFF_CHAT_ID)) == 2, timeout=10)
+    notice = fake.bot_messages(STAFF_CHAT_ID)[1]
+    assert "could not be delivered" in notice["text"]
+    assert "gave up after" in notice["text"] and "Bad Gateway" in notice["text"]
+    assert notice["reply_to_message"]["message_id"] == header["message_id"]
