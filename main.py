@@ -23,7 +23,7 @@ from database.engine import create_engine, create_session_factory
 from database.models import utcnow
 from services.delivery import DeliveryWorker
 from services.failed_updates import keep_failed_update
-from services.outbox import retarget_staff_deliveries
+from services.outbox import recent_sends, retarget_staff_deliveries
 from services.pacing import Limit, Pacer
 
 logger = logging.getLogger(__name__)
@@ -54,12 +54,13 @@ async def serve(
     engine = create_engine(settings.database_url)
     session_factory = create_session_factory(engine)
     bot = build_bot(settings)
+    pacer = pacer or build_pacer(settings)
     # The clock is business time (ticket days, response times); the outbox runs on real time.
     worker = DeliveryWorker(
         bot,
         session_factory,
         staff_chat_id=settings.staff_chat_id,
-        pacer=pacer or build_pacer(settings),
+        pacer=pacer,
         give_up_after=timedelta(hours=settings.delivery_give_up_hours),
     )
     dispatcher = build_dispatcher(settings, session_factory, on_commit=worker.wake, clock=clock)
@@ -74,6 +75,10 @@ async def serve(
             return
         async with session_factory.begin() as session:
             moved = await retarget_staff_deliveries(session, settings.staff_chat_id)
+            # What the last run sent in the past minute still counts against the limits.
+            now = utcnow()
+            recent = await recent_sends(session, since=now - timedelta(minutes=1))
+        pacer.remember([(chat, (now - sent_at).total_seconds()) for chat, sent_at in recent])
         if moved:
             logger.warning("%s pending deliveries moved to the new staff chat", moved)
         poller = Poller(bot, dispatcher, keep_failed)

@@ -12,10 +12,11 @@ from bot import texts
 from bot.settings import Settings
 from database.models import Delivery, DeliveryPurpose
 from services.content import CUSTOMER_CONTENT
-from services.tickets import accept_customer_message
+from services.tickets import accept_customer_message, customer_wrote
 
 
 async def on_start(message: Message, session: AsyncSession) -> None:
+    await customer_wrote(session, message.chat.id)
     session.add(
         Delivery(purpose=DeliveryPurpose.NOTICE, chat_id=message.chat.id, text=texts.greeting())
     )

@@ -37,6 +37,7 @@ class CopySend:
     job: Job
     caption_html: str | None = None
     carried: list[Job] = field(default_factory=list)  # texts folded into the caption
+    carried_html: str = ""  # those texts alone, should the caption be refused
 
     @property
     def jobs(self) -> list[Job]:
@@ -88,7 +89,8 @@ def _caption_send(job: Job, texts: list[tuple[str, Job]]) -> CopySend | None:
     caption = "\n\n".join([html for html, _ in texts] + ([own] if own else []))
     if visible_length(caption) > CAPTION_LIMIT:
         return None
-    return CopySend(job, caption, [carried for _, carried in texts])
+    carried_html = "\n\n".join(html for html, _ in texts)
+    return CopySend(job, caption, [carried for _, carried in texts], carried_html)
 
 
 def _text_send(texts: list[tuple[str, Job]]) -> TextSend:

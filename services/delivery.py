@@ -16,11 +16,12 @@ from aiogram.exceptions import (
     TelegramServerError,
     TelegramUnauthorizedError,
 )
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
-from database.engine import SessionFactory
+from database.engine import SessionFactory, is_outage
 from database.models import utcnow
 from services import outbox
-from services.batching import TextSend, first_send
+from services.batching import first_send
 from services.outbox import Job
 from services.pacing import Pacer
 from services.sending import send_to_customer, send_to_staff
@@ -133,17 +134,16 @@ class DeliveryWorker:
 
     async def _deliver(self, chat_id: int, jobs: list[Job]) -> None:
         """Send the next message for these jobs and record what became of the jobs it carries."""
-        if chat_id == self._staff_chat_id:
-            planned = first_send(jobs)
-            jobs = planned.jobs
-            cost = len(planned.chunks) if isinstance(planned, TextSend) else 1
-            action = partial(send_to_staff, self._bot, planned, jobs[0].header_message_id)
-        else:
-            jobs, cost = jobs[:1], 1
-            action = partial(send_to_customer, self._bot, jobs[0])
+        pace = partial(self._pacer.acquire, chat_id)
         try:
-            await self._pacer.acquire(chat_id, cost)
-            message_ids = await action()
+            if chat_id == self._staff_chat_id:
+                planned = first_send(jobs)
+                jobs = planned.jobs
+                message_ids = await send_to_staff(self._bot, planned, pace=pace)
+            else:
+                jobs = jobs[:1]
+                await pace()
+                message_ids = await send_to_customer(self._bot, jobs[0])
         except TelegramUnauthorizedError:
             raise
         except TelegramRetryAfter as error:
@@ -154,12 +154,25 @@ class DeliveryWorker:
         except TelegramAPIError as error:
             await self._refused(jobs, error)
         except Exception as error:
-            # Our own bug (bad stored data, say) must not stall this chat's queue.
+            # Not Telegram's answer (a proxy's error page, our own bug): keep the rows and
+            # retry with backoff rather than fail messages on something that may pass.
             logger.exception("deliveries %s could not be sent", _ids(jobs))
-            await self._fail(jobs, f"internal error: {type(error).__name__}")
+            await self._retry(jobs, _backoff(jobs[0].delivery.attempts), repr(error))
         else:
-            async with self._sessions.begin() as session:
-                await outbox.record_sent(session, jobs, message_ids, utcnow())
+            await self._record_sent(jobs, message_ids)
+
+    async def _record_sent(self, jobs: list[Job], message_ids: list[int]) -> None:
+        """Record a send; retried through a short outage, since the message is out already."""
+        retrying = AsyncRetrying(
+            retry=retry_if_exception(is_outage),
+            stop=stop_after_attempt(5),
+            wait=wait_random_exponential(multiplier=0.2, max=3.0),
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                async with self._sessions.begin() as session:
+                    await outbox.record_sent(session, jobs, message_ids, utcnow())
 
     async def _refused(self, jobs: list[Job], error: TelegramAPIError) -> None:
         """Telegram refused the message itself.
@@ -185,7 +198,9 @@ class DeliveryWorker:
     async def _retry(self, jobs: list[Job], delay: float, reason: str) -> None:
         now = utcnow()
         oldest = jobs[0].delivery
-        if now - oldest.created_at > self._give_up_after:
+        # Staff-chat deliveries are never given up: it is the one place staff could be told.
+        expired = now - oldest.created_at > self._give_up_after
+        if expired and oldest.chat_id != self._staff_chat_id:
             await self._fail(jobs, f"gave up after {oldest.attempts + 1} attempts: {reason}")
             return
         logger.warning(
@@ -213,4 +228,4 @@ def _ids(jobs: list[Job]) -> list[int]:
 
 def _backoff(attempts: int) -> float:
     """Exponential backoff with jitter: about 1 s, 2 s, 4 s … capped at five minutes."""
-    return random.uniform(0.5, 1.0) * min(2.0**attempts, MAX_BACKOFF_SECONDS)
+    return random.uniform(0.5, 1.0) * min(2.0 ** min(attempts, 16), MAX_BACKOFF_SECONDS)

@@ -192,6 +192,17 @@ async def retarget_staff_deliveries(session: AsyncSession, staff_chat_id: int) -
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
+async def recent_sends(session: AsyncSession, since: datetime) -> list[tuple[int, datetime]]:
+    """(chat id, time) of each message sent since then: the pacer's memory across restarts."""
+    statement = (
+        select(Delivery.chat_id, func.min(Delivery.sent_at))
+        .where(Delivery.status == DeliveryStatus.SENT, Delivery.sent_at >= since)
+        .group_by(Delivery.chat_id, Delivery.sent_message_id)
+    )
+    rows = await session.execute(statement)
+    return [(chat_id, sent_at) for chat_id, sent_at in rows if sent_at is not None]
+
+
 async def _mark_unreachable(session: AsyncSession, customer_id: int) -> bool:
     """Mark the customer unreachable; False if they were already."""
     result = await session.execute(

@@ -94,6 +94,13 @@ class Pacer:
         for chat_id in [c for c, until in self._paused_until.items() if until <= now]:
             del self._paused_until[chat_id]
 
+    def remember(self, sends: list[tuple[int, float]]) -> None:
+        """Count sends made before (chat id, seconds ago), e.g. by the previous process."""
+        now = self._clock()
+        for chat_id, age in sorted(sends, key=lambda send: -send[1]):
+            self._window(chat_id).record(now - age)
+            self._overall.record(now - age)
+
     def pause(self, chat_id: int, seconds: float) -> None:
         """Telegram said 429 for this chat: nothing goes to it for `seconds`."""
         until = self._clock() + seconds

@@ -1,6 +1,7 @@
 """Turning outbox rows into Bot API calls, with the fallbacks Telegram's rules need."""
 
 import re
+from collections.abc import Awaitable, Callable
 from html import escape, unescape
 
 from aiogram import Bot
@@ -13,8 +14,8 @@ from services.batching import (
     CAPTION_LIMIT,
     CAPTIONED_KINDS,
     TEXT_LIMIT,
-    CopySend,
     Send,
+    TextSend,
     utf16_len,
 )
 from services.content import describe
@@ -32,27 +33,50 @@ async def send_to_customer(bot: Bot, job: Job) -> list[int]:
     return [await _copy(bot, delivery)]
 
 
-async def send_to_staff(bot: Bot, planned: Send, header_message_id: int | None) -> list[int]:
-    """Send one composed message (or the parts of an over-long text) to the staff chat."""
+async def send_to_staff(
+    bot: Bot, planned: Send, *, pace: Callable[[], Awaitable[None]]
+) -> list[int]:
+    """Send one composed message (or the parts of an over-long text) to the staff chat.
+
+    `pace` is awaited before every message, so each part waits for room under the limits.
+    """
     chat_id = planned.jobs[0].delivery.chat_id
     # Threaded under the ticket's header; a message that is itself the header has none yet.
+    header_message_id = planned.jobs[0].header_message_id
     reply = None
     if header_message_id is not None:
         reply = ReplyParameters(message_id=header_message_id, allow_sending_without_reply=True)
-    if not isinstance(planned, CopySend):
-        return [await send_html(bot, chat_id, chunk, reply) for chunk in planned.chunks]
+    sent = []
+    if isinstance(planned, TextSend):
+        for chunk in planned.chunks:
+            await pace()
+            sent.append(await send_html(bot, chat_id, chunk, reply))
+        return sent
+    await pace()
     try:
         return [await _copy(bot, planned.job.delivery, reply, caption=planned.caption_html)]
     except TelegramBadRequest:
-        # A customer's message must reach staff even when it cannot be copied (a quiz
-        # poll, or deleted meanwhile): what we stored stands in for it.
-        source = planned.job.source
-        if source is None:
-            raise
-        stand_in = escape(describe(source.content_kind, source.text))
-        carried = planned.caption_html or ""
-        body = f"{carried}\n\n{stand_in}" if planned.carried else stand_in
-        return [await send_html(bot, chat_id, body, reply)]
+        if planned.caption_html is None:
+            return [await _stand_in(bot, planned.job, reply)]
+    # Our caption was refused: the texts it carried go on their own, then the media.
+    if planned.carried_html:
+        sent.append(await send_html(bot, chat_id, planned.carried_html, reply))
+    await pace()
+    try:
+        sent.append(await _copy(bot, planned.job.delivery, reply))
+    except TelegramBadRequest:
+        sent.append(await _stand_in(bot, planned.job, reply))
+    return sent
+
+
+async def _stand_in(bot: Bot, job: Job, reply: ReplyParameters | None) -> int:
+    """A customer's message must reach staff even when it cannot be copied (a quiz poll, or
+    deleted meanwhile): what we stored stands in for it."""
+    source = job.source
+    if source is None:
+        raise LookupError(f"delivery {job.delivery.id} has no stored message to describe")
+    stand_in = escape(describe(source.content_kind, source.text))
+    return await send_html(bot, job.delivery.chat_id, stand_in, reply)
 
 
 async def send_html(bot: Bot, chat_id: int, html: str, reply: ReplyParameters | None = None) -> int:

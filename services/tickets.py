@@ -126,6 +126,15 @@ def _refresh_customer(session: AsyncSession, customer: Customer | None, user: Us
     return customer
 
 
+async def customer_wrote(session: AsyncSession, customer_id: int) -> None:
+    """Any message from a customer (a command too) proves the bot can reach them again."""
+    await session.execute(
+        update(Customer)
+        .where(Customer.id == customer_id, Customer.is_unreachable.is_(True))
+        .values(is_unreachable=False)
+    )
+
+
 def _relay_due(ticket: Ticket, window_seconds: float) -> datetime:
     """When a relay may go: at once for a quiet ticket, else when its batch window closes.
 

@@ -153,3 +153,18 @@ async def test_a_caption_that_would_overflow_keeps_the_customers_caption_whole(
         caption,
         header["message_id"],
     )
+
+
+async def test_a_restart_remembers_what_the_last_run_sent(
+    fake: FakeTelegram, start_bot: StartBot, settings: Settings
+) -> None:
+    fake.enforce_limits(True, time_scale=TIME_SCALE)
+    bot = start_bot(settings, scaled_pacer(TIME_SCALE))
+    open_tickets(fake, 20, 26_000)  # the staff chat's whole window
+    await fake.wait_for(lambda: len(fake.bot_messages(STAFF_CHAT_ID)) == 20, timeout=10)
+    await bot.shutdown()
+
+    start_bot(settings, scaled_pacer(TIME_SCALE))
+    open_tickets(fake, 1, 26_100)
+    await fake.wait_for(lambda: len(fake.bot_messages(STAFF_CHAT_ID)) == 21, timeout=10)
+    assert fake.too_many_requests == []  # it waited for the window instead of being refused

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from database.engine import SessionFactory
-from database.models import Delivery, DeliveryStatus, TicketMessage
+from database.models import Customer, Delivery, DeliveryStatus, TicketMessage
 from tests import fake_telegram as content
 from tests.conftest import (
     STAFF_CHAT_ID,
@@ -180,3 +180,37 @@ async def test_a_delivery_that_keeps_failing_is_given_up_and_staff_are_told(
     assert "could not be delivered" in notice["text"]
     assert "gave up after" in notice["text"] and "Bad Gateway" in notice["text"]
     assert notice["reply_to_message"]["message_id"] == header["message_id"]
+
+
+async def test_a_start_command_after_a_block_makes_the_customer_reachable_again(
+    fake: FakeTelegram, running: RunningBot, session_factory: SessionFactory
+) -> None:
+    header = await opened_ticket(fake, 8012)
+    fake.fail("copyMessage", chat_id=8012, error_code=403)
+    agent = fake.user(9500, "Agent")
+    fake.send(fake.group_chat(STAFF_CHAT_ID), agent, "hello?", reply_to=header["message_id"])
+    await fake.wait_for(lambda: len(fake.bot_messages(STAFF_CHAT_ID)) == 2)  # told: blocked
+
+    bea = fake.user(8012)
+    fake.send(fake.private_chat(bea), bea, "/start", entities=[_command(6)])
+    await fake.wait_for(lambda: len(fake.bot_messages(8012)) == 2)  # the greeting
+    async with session_factory() as session:
+        customer = await session.get(Customer, 8012)
+    assert customer is not None and not customer.is_unreachable
+
+
+async def test_a_refused_caption_of_ours_still_delivers_the_texts_and_the_media(
+    fake: FakeTelegram, running: RunningBot
+) -> None:
+    refused = "Bad Request: can't parse entities: Unsupported start tag"
+    fake.fail("copyMessage", chat_id=STAFF_CHAT_ID, error_code=400, description=refused)
+    cal = fake.user(8013, "Cal")
+    fake.send(fake.private_chat(cal), cal, **content.photo(caption="the box"))
+    await fake.wait_for(lambda: len(fake.bot_messages(STAFF_CHAT_ID)) == 2)
+    header, photo = fake.bot_messages(STAFF_CHAT_ID)
+    assert header["text"].startswith("🎫 ARG-00001")
+    assert (photo["caption"], "photo" in photo) == ("the box", True)
+
+
+def _command(length: int) -> dict[str, Any]:
+    return {"type": "bot_command", "offset": 0, "length": length}
