@@ -47,9 +47,14 @@ class CopySend:
 Send = TextSend | CopySend
 
 
+def plain_text(html: str) -> str:
+    """The text Telegram shows for our HTML: tags dropped, entities unescaped."""
+    return unescape(_TAG.sub("", html))
+
+
 def visible_length(html: str) -> int:
     """Length as Telegram counts it: UTF-16 code units of the text without markup."""
-    return utf16_len(unescape(_TAG.sub("", html)))
+    return utf16_len(plain_text(html))
 
 
 def first_send(jobs: list[Job]) -> Send:
@@ -99,7 +104,7 @@ def _text_send(texts: list[tuple[str, Job]]) -> TextSend:
 
 def _oversized(html: str, job: Job) -> TextSend:
     """A single text over the limit goes as plain text in parts (markup cannot be split)."""
-    return TextSend([escape(part) for part in split_text(unescape(_TAG.sub("", html)))], [job])
+    return TextSend([escape(part) for part in split_text(plain_text(html))], [job])
 
 
 def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:

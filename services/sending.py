@@ -1,8 +1,7 @@
 """Turning outbox rows into Bot API calls, with the fallbacks Telegram's rules need."""
 
-import re
 from collections.abc import Awaitable, Callable
-from html import escape, unescape
+from html import escape
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest
@@ -16,6 +15,7 @@ from services.batching import (
     TEXT_LIMIT,
     Send,
     TextSend,
+    plain_text,
     utf16_len,
 )
 from services.content import describe
@@ -84,7 +84,7 @@ async def send_html(bot: Bot, chat_id: int, html: str, reply: ReplyParameters | 
         sent = await bot.send_message(chat_id, html, reply_parameters=reply)
     except TelegramBadRequest as error:
         if "can't parse entities" in error.message:
-            plain = unescape(re.sub(r"<[^>]+>", "", html))
+            plain = plain_text(html)
             sent = await bot.send_message(chat_id, plain, reply_parameters=reply, parse_mode=None)
         elif reply is not None and "message to be replied not found" in error.message:
             sent = await bot.send_message(chat_id, html)  # the header was deleted

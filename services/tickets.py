@@ -5,6 +5,7 @@ from datetime import datetime, timedelta
 from aiogram.types import Message, User
 from sqlalchemy import and_, exists, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import ColumnElement
 
 from bot import texts
 from bot.settings import Settings
@@ -92,10 +93,7 @@ async def _customer_state(
 ) -> tuple[Customer | None, Ticket | None, bool]:
     """The customer, their active ticket and whether this message is stored: one query."""
     assert message.from_user is not None
-    stored = exists().where(
-        TicketMessage.source_chat_id == message.chat.id,
-        TicketMessage.source_message_id == message.message_id,
-    )
+    stored = exists().where(_is_source_of(message))
     active = and_(Ticket.customer_id == Customer.id, Ticket.closed_at.is_(None))
     statement = (
         select(Customer, Ticket, stored)
@@ -204,10 +202,7 @@ async def _queue_copy(
     due: datetime | None = None,
 ) -> None:
     """Queue a copy of a stored message; the stored row is found by its Telegram ids."""
-    stored = select(TicketMessage.id).where(
-        TicketMessage.source_chat_id == message.chat.id,
-        TicketMessage.source_message_id == message.message_id,
-    )
+    stored = select(TicketMessage.id).where(_is_source_of(message))
     await session.execute(
         insert(Delivery).values(
             purpose=purpose,
@@ -222,11 +217,16 @@ async def _queue_copy(
     )
 
 
-async def _already_stored(session: AsyncSession, message: Message) -> bool:
-    statement = select(TicketMessage.id).where(
+def _is_source_of(message: Message) -> ColumnElement[bool]:
+    """The stored row of this Telegram message (unique on chat id + message id)."""
+    return and_(
         TicketMessage.source_chat_id == message.chat.id,
         TicketMessage.source_message_id == message.message_id,
     )
+
+
+async def _already_stored(session: AsyncSession, message: Message) -> bool:
+    statement = select(TicketMessage.id).where(_is_source_of(message))
     return (await session.execute(statement)).first() is not None
 
 
