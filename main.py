@@ -15,6 +15,7 @@ from alembic import command
 from alembic.config import Config
 from pydantic import ValidationError
 
+from bot.commands import set_menus
 from bot.dispatcher import build_bot, build_dispatcher
 from bot.logs import configure_logging
 from bot.polling import Poller, until_stopped
@@ -73,6 +74,7 @@ async def serve(
     try:
         if not await _introduce(bot, stop):
             return
+        await set_menus(bot, settings)
         async with session_factory.begin() as session:
             moved = await retarget_staff_deliveries(session, settings.staff_chat_id)
             # What the last run sent in the past minute still counts against the limits.

@@ -37,5 +37,5 @@ def build_dispatcher(
     # No FSM: tgdesk keeps its state in the database, and the middleware costs every update.
     dispatcher = Dispatcher(settings=settings, clock=clock, disable_fsm=True)
     dispatcher.update.outer_middleware(TransactionMiddleware(session_factory, on_commit))
-    dispatcher.include_router(build_router(settings.staff_chat_id))
+    dispatcher.include_router(build_router(settings))
     return dispatcher

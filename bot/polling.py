@@ -16,6 +16,7 @@ from typing import TypeVar
 
 from aiogram import Bot, Dispatcher
 from aiogram.exceptions import TelegramUnauthorizedError
+from aiogram.methods import TelegramMethod
 from aiogram.types import Update
 
 from database.engine import is_outage
@@ -95,13 +96,17 @@ class Poller:
     async def _process_in_order(self, updates: list[Update]) -> None:
         for update in updates:
             try:
-                await self._dispatcher.feed_update(self._bot, update)
+                answer = await self._dispatcher.feed_update(self._bot, update)
             except Exception as error:
                 if is_outage(error):
                     raise  # the database is busy or away: fetch the batch again later
                 logger.exception("update %s failed; keeping it", update.update_id)
                 # If even keeping it fails, this raises and the batch is fetched again.
                 await self._keep_failed(update, error)
+            else:
+                if isinstance(answer, TelegramMethod):
+                    # A handler's direct answer (a button press's), sent once its work committed.
+                    await self._dispatcher.silent_call_request(self._bot, answer)
 
     async def _confirm(self) -> None:
         """Tell Telegram the last batch is done, so a restart does not fetch it again."""

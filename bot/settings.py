@@ -40,6 +40,8 @@ class Settings(DatabaseSettings):
     private_chat_messages_per_second: float = Field(1.0, gt=0, le=1_000_000)
     messages_per_second: int = Field(30, ge=1, le=1_000_000)
     delivery_give_up_hours: float = Field(24.0, gt=0, le=24 * 30)
+    # A customer writing within this time after a close reopens the ticket, later a new one.
+    reopen_window_hours: float = Field(48.0, ge=0, le=24 * 365)
 
     @field_validator("bot_token")
     @classmethod

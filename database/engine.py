@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm.exc import StaleDataError
 
 
 def sqlite_path(database_url: str) -> Path | None:
@@ -97,5 +98,7 @@ def is_retryable(error: BaseException) -> bool:
 
     IntegrityError counts: a concurrent transaction inserted the same unique key first
     (one active ticket per customer, one row per Telegram message), and the retry finds it.
+    So does StaleDataError: a concurrent transaction changed the same ticket (its version
+    column), and the retry sees that change.
     """
-    return isinstance(error, IntegrityError) or is_outage(error)
+    return isinstance(error, IntegrityError | StaleDataError) or is_outage(error)

@@ -10,6 +10,7 @@ from sqlalchemy import (
     DateTime,
     ForeignKey,
     Index,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -59,7 +60,11 @@ class Base(DeclarativeBase):
 
 
 class TicketStatus(StrEnum):
-    OPEN = "open"
+    OPEN = "open"  # new, or the customer is waiting for an answer
+    IN_PROGRESS = "in_progress"  # taken by a staff member
+    WAITING = "waiting"  # answered; waiting for the customer
+    ON_HOLD = "on_hold"
+    RESOLVED = "resolved"  # still active: the customer's next message reopens it
     CLOSED = "closed"
 
 
@@ -80,6 +85,9 @@ class DeliveryPurpose(StrEnum):
     RELAY = "relay"  # a customer message copied to the staff chat
     ANSWER = "answer"  # a staff message copied to the customer
     NOTICE = "notice"  # a text of our own (greeting, acknowledgement, warning)
+    CARD = "card"  # the ticket's card shown again; it becomes the card kept up to date
+    CARD_UPDATE = "card_update"  # the card's buttons redrawn for the ticket's current state
+    REPORT = "report"  # a file we made (a chart, an export) with its caption
 
 
 class Customer(Base):
@@ -92,6 +100,8 @@ class Customer(Base):
     language_code: Mapped[str | None] = mapped_column(String(16))
     is_banned: Mapped[bool] = mapped_column(default=False)
     is_unreachable: Mapped[bool] = mapped_column(default=False)
+    # A banned customer is told once; later messages are stored and not relayed.
+    ban_notice_sent: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -111,20 +121,40 @@ class Ticket(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    # Optimistic locking: a flush that finds the row changed meanwhile fails and the
+    # update's transaction is retried (two staff pressing Take at once on PostgreSQL).
+    version: Mapped[int] = mapped_column()
     number: Mapped[int] = mapped_column(unique=True)
     day: Mapped[date]
     daily_id: Mapped[int]
     customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True)
-    status: Mapped[str] = mapped_column(String(16), default=TicketStatus.OPEN)
+    status: Mapped[str] = mapped_column(String(16), default=TicketStatus.OPEN, index=True)
     assignee_id: Mapped[int | None] = mapped_column(BigInteger)
     staff_thread_id: Mapped[int | None] = mapped_column(BigInteger)
+    # The card in the staff chat (the header, or the card shown again) and what its
+    # buttons show now, so a card update that would change nothing is not sent.
     header_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    card_state: Mapped[str | None] = mapped_column(String(64))
     # Customer messages until then are held and reach staff together (real time).
     batch_window_ends_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     first_response_at: Mapped[datetime | None]
     resolved_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
+
+
+class StaffMember(Base):
+    """Someone seen in the staff chat: how /assign @username finds a user id."""
+
+    __tablename__ = "staff_member"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    first_name: Mapped[str] = mapped_column(String(256))
+    last_name: Mapped[str | None] = mapped_column(String(256))
+    username: Mapped[str | None] = mapped_column(String(64), index=True)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class TicketMessage(Base):
@@ -177,6 +207,10 @@ class Delivery(Base):
     text: Mapped[str | None] = mapped_column(Text)
     from_chat_id: Mapped[int | None] = mapped_column(BigInteger)
     from_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    # Answers to a command reply to it; others in the staff chat thread under the card.
+    reply_to_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    file_name: Mapped[str | None] = mapped_column(String(255))
+    file_data: Mapped[bytes | None] = mapped_column(LargeBinary)
     status: Mapped[str] = mapped_column(String(16), default=DeliveryStatus.PENDING)
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)

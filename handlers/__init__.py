@@ -1,23 +1,34 @@
-"""Routers by audience: customers in private chats, staff in the staff chat.
+"""Routers by audience: admins, customers in private chats, staff in the staff chat.
 
 Routers are built per dispatcher (aiogram attaches a router to one parent only), so every
-test and every process gets a fresh tree.
+test and every process gets a fresh tree. Other groups the bot is added to are ignored.
 """
 
 from aiogram import F, Router
 
-from handlers import customer, staff
+from bot.settings import Settings
+from handlers import admin, cards, customer, staff, staff_commands
 
 
-def build_router(staff_chat_id: int) -> Router:
+def build_router(settings: Settings) -> Router:
+    private = F.chat.type == "private"
+    in_staff_chat = F.chat.id == settings.staff_chat_id
+
+    admin_router = Router(name="admins")
+    admin_router.message.filter(private | in_staff_chat)
+    admin_router.include_router(admin.build_router(settings.admin_ids))
+
     customer_router = Router(name="customers")
-    customer_router.message.filter(F.chat.type == "private")
+    customer_router.message.filter(private)
     customer_router.include_router(customer.build_router())
 
     staff_router = Router(name="staff")
-    staff_router.message.filter(F.chat.id == staff_chat_id)
-    staff_router.include_router(staff.build_router())
+    staff_router.message.filter(in_staff_chat)
+    staff_router.callback_query.filter(F.message.chat.id == settings.staff_chat_id)
+    staff_router.include_routers(
+        staff_commands.build_router(), staff.build_router(), cards.build_router()
+    )
 
     root = Router(name="tgdesk")
-    root.include_routers(customer_router, staff_router)
+    root.include_routers(admin_router, customer_router, staff_router)
     return root

@@ -1,25 +1,62 @@
-"""Customers in their private chat with the bot."""
+"""Customers in their private chat with the bot: messages and the customer commands."""
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from aiogram import F, Router
-from aiogram.filters import CommandStart
+from aiogram.filters import Command, CommandStart
 from aiogram.types import Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import texts
+from bot.commands import STAFF_COMMANDS
 from bot.settings import Settings
-from database.models import Delivery, DeliveryPurpose
+from database.models import Customer
+from services import customers
 from services.content import CUSTOMER_CONTENT
+from services.outbox import notify
 from services.tickets import accept_customer_message, customer_wrote
+
+
+async def not_banned(message: Message, session: AsyncSession) -> bool:
+    """A banned customer's commands are kept like their messages, and not answered."""
+    assert message.from_user is not None
+    customer = await session.get(Customer, message.from_user.id)
+    return customer is None or not customer.is_banned
 
 
 async def on_start(message: Message, session: AsyncSession) -> None:
     await customer_wrote(session, message.chat.id)
-    session.add(
-        Delivery(purpose=DeliveryPurpose.NOTICE, chat_id=message.chat.id, text=texts.greeting())
-    )
+    notify(session, message.chat.id, texts.greeting())
+
+
+async def on_help(message: Message, session: AsyncSession) -> None:
+    await customer_wrote(session, message.chat.id)
+    notify(session, message.chat.id, texts.customer_help())
+
+
+async def on_status(message: Message, session: AsyncSession, settings: Settings) -> None:
+    await customer_wrote(session, message.chat.id)
+    ticket = await customers.active_ticket(session, message.chat.id)
+    notify(session, message.chat.id, texts.customer_status(settings.ticket_prefix, ticket))
+
+
+async def on_close(
+    message: Message, session: AsyncSession, settings: Settings, clock: Callable[[], datetime]
+) -> None:
+    await customer_wrote(session, message.chat.id)
+    await customers.close_own_ticket(session, message.chat.id, settings=settings, now=clock())
+
+
+async def on_new(
+    message: Message, session: AsyncSession, settings: Settings, clock: Callable[[], datetime]
+) -> None:
+    assert message.from_user is not None
+    await customers.start_over(session, message.from_user, settings=settings, now=clock())
+
+
+async def on_staff_command(message: Message, session: AsyncSession) -> None:
+    notify(session, message.chat.id, texts.staff_only())
 
 
 async def on_customer_message(
@@ -30,6 +67,15 @@ async def on_customer_message(
 
 def build_router() -> Router:
     router = Router(name=__name__)
-    router.message.register(on_start, CommandStart())
+    commands: list[tuple[Callable[..., Awaitable[None]], Command]] = [
+        (on_start, CommandStart()),
+        (on_help, Command("help")),
+        (on_status, Command("status")),
+        (on_close, Command("close")),
+        (on_new, Command("new")),
+        (on_staff_command, Command(*STAFF_COMMANDS)),
+    ]
+    for handler, command in commands:
+        router.message.register(handler, command, not_banned)
     router.message.register(on_customer_message, F.content_type.in_(CUSTOMER_CONTENT))
     return router

@@ -8,6 +8,7 @@ from aiogram.types import Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.settings import Settings
+from services.staff import remember_staff
 from services.tickets import accept_staff_reply
 
 
@@ -15,7 +16,9 @@ async def on_staff_reply(
     message: Message, session: AsyncSession, settings: Settings, clock: Callable[[], datetime]
 ) -> None:
     # Replies to anything that is not a ticket's message are staff talking among themselves.
-    await accept_staff_reply(session, message, settings=settings, now=clock())
+    answered = await accept_staff_reply(session, message, settings=settings, now=clock())
+    if answered and message.sender_chat is None and message.from_user is not None:
+        await remember_staff(session, message.from_user, clock())
 
 
 def from_staff(message: Message) -> bool:

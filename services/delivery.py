@@ -19,12 +19,12 @@ from aiogram.exceptions import (
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
 from database.engine import SessionFactory, is_outage
-from database.models import utcnow
+from database.models import DeliveryPurpose, utcnow
 from services import outbox
 from services.batching import first_send
 from services.outbox import Job
 from services.pacing import Pacer
-from services.sending import send_to_customer, send_to_staff
+from services.sending import Pace, send_report, send_to_customer, send_to_staff, update_card
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +32,7 @@ MAX_BACKOFF_SECONDS = 300.0
 IDLE_POLL_SECONDS = 1.0
 MIN_SCAN_INTERVAL_SECONDS = 0.005
 SHUTDOWN_GRACE_SECONDS = 4.0
+CARD_WAIT_SECONDS = 2.0
 
 
 class DeliveryWorker:
@@ -135,8 +136,16 @@ class DeliveryWorker:
     async def _deliver(self, chat_id: int, jobs: list[Job]) -> None:
         """Send the next message for these jobs and record what became of the jobs it carries."""
         pace = partial(self._pacer.acquire, chat_id)
+        purpose = jobs[0].delivery.purpose
         try:
-            if chat_id == self._staff_chat_id:
+            if purpose == DeliveryPurpose.CARD_UPDATE:
+                await self._update_card(jobs, pace)
+                return
+            if purpose == DeliveryPurpose.REPORT:
+                jobs = jobs[:1]
+                await pace()
+                message_ids = [await send_report(self._bot, jobs[0])]
+            elif chat_id == self._staff_chat_id:
                 planned = first_send(jobs)
                 jobs = planned.jobs
                 message_ids = await send_to_staff(self._bot, planned, pace=pace)
@@ -160,6 +169,15 @@ class DeliveryWorker:
             await self._retry(jobs, _backoff(jobs[0].delivery.attempts), repr(error))
         else:
             await self._record_sent(jobs, message_ids)
+
+    async def _update_card(self, jobs: list[Job], pace: Pace) -> None:
+        if jobs[0].header_message_id is None:
+            # The card itself is still on its way and will show the state it is sent with.
+            await self._retry(jobs, CARD_WAIT_SECONDS, "the card is not sent yet")
+            return
+        shown = await update_card(self._bot, jobs, pace=pace)
+        async with self._sessions.begin() as session:
+            await outbox.record_card_update(session, jobs, utcnow(), shown=shown)
 
     async def _record_sent(self, jobs: list[Job], message_ids: list[int]) -> None:
         """Record a send; retried through a short outage, since the message is out already."""

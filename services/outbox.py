@@ -8,6 +8,7 @@ from sqlalchemy import case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import texts
+from bot.keyboards import CardState
 from database.models import (
     Customer,
     Delivery,
@@ -17,6 +18,7 @@ from database.models import (
     Ticket,
     TicketMessage,
 )
+from services import cards
 
 
 @dataclass
@@ -26,18 +28,34 @@ class Job:
     delivery: Delivery
     header_message_id: int | None
     source: TicketMessage | None
+    card: CardState | None = None  # for the card's buttons: the ticket's state now
+    card_shown: str | None = None  # the state its card shows already
+
+    @property
+    def reply_to(self) -> int | None:
+        """In the staff chat: an answer to a command replies to it; the rest threads under
+        the ticket's card."""
+        return self.delivery.reply_to_message_id or self.header_message_id
 
 
 BATCH_LIMIT = 50
+
+
+CARD_PURPOSES = frozenset({DeliveryPurpose.HEADER, DeliveryPurpose.CARD})
 
 
 def _lane(staff_chat_id: int) -> Any:
     """What keeps its order: a ticket in the staff chat, the whole chat anywhere else.
 
     In the staff chat a ticket waiting for its batch window must not hold up other tickets.
+    A card update draws the state at send time, so it needs no place in any order.
     """
     per_ticket = func.coalesce(Delivery.ticket_id, -Delivery.id)
-    return case((Delivery.chat_id == staff_chat_id, per_ticket), else_=0)
+    return case(
+        (Delivery.purpose == DeliveryPurpose.CARD_UPDATE, -Delivery.id),
+        (Delivery.chat_id == staff_chat_id, per_ticket),
+        else_=0,
+    )
 
 
 def _lane_heads(staff_chat_id: int, *where: Any) -> Any:
@@ -80,6 +98,9 @@ async def next_jobs(
         return []
     deliveries = [head]
     if chat_id == staff_chat_id and head.ticket_id is not None:
+        # The ticket's whole backlog, to be composed; card updates are all one edit.
+        is_update = Delivery.purpose == DeliveryPurpose.CARD_UPDATE
+        same_kind = is_update if head.purpose == DeliveryPurpose.CARD_UPDATE else ~is_update
         deliveries = list(
             (
                 await session.scalars(
@@ -88,6 +109,7 @@ async def next_jobs(
                         Delivery.chat_id == chat_id,
                         Delivery.status == DeliveryStatus.PENDING,
                         Delivery.ticket_id == head.ticket_id,
+                        same_kind,
                     )
                     .order_by(Delivery.id)
                     .limit(BATCH_LIMIT)
@@ -106,10 +128,15 @@ async def _jobs(session: AsyncSession, deliveries: list[Delivery]) -> list[Job]:
     ticket_id = deliveries[0].ticket_id
     ticket = await session.get(Ticket, ticket_id) if ticket_id is not None else None
     header = ticket.header_message_id if ticket is not None else None
-    return [
-        Job(d, header, sources.get(d.ticket_message_id) if d.ticket_message_id else None)
-        for d in deliveries
-    ]
+    card = None
+    if ticket is not None and any(_shows_card(d) for d in deliveries):
+        card = await cards.card_state(session, ticket)
+    shown = ticket.card_state if ticket is not None else None
+    return [Job(d, header, sources.get(d.ticket_message_id or 0), card, shown) for d in deliveries]
+
+
+def _shows_card(delivery: Delivery) -> bool:
+    return delivery.purpose in CARD_PURPOSES or delivery.purpose == DeliveryPurpose.CARD_UPDATE
 
 
 async def record_sent(
@@ -138,9 +165,24 @@ async def record_sent(
         )
         for message_id in message_ids
     )
-    if any(job.delivery.purpose == DeliveryPurpose.HEADER for job in jobs):
+    carries_card = [job for job in jobs if job.delivery.purpose in CARD_PURPOSES]
+    if carries_card:
+        card = carries_card[0].card
         await session.execute(
-            update(Ticket).where(Ticket.id == delivery.ticket_id).values(header_message_id=first)
+            update(Ticket)
+            .where(Ticket.id == delivery.ticket_id)
+            .values(header_message_id=first, card_state=card.key if card else None)
+        )
+
+
+async def record_card_update(
+    session: AsyncSession, jobs: list[Job], now: datetime, *, shown: str | None
+) -> None:
+    """Mark card updates done: drawn with the state `shown`, or needing no edit (None)."""
+    await _update(session, [job.delivery for job in jobs], status=DeliveryStatus.SENT, sent_at=now)
+    if shown is not None and jobs[0].delivery.ticket_id is not None:
+        await session.execute(
+            update(Ticket).where(Ticket.id == jobs[0].delivery.ticket_id).values(card_state=shown)
         )
 
 
@@ -169,6 +211,26 @@ async def mark_failed(
             chat_id=staff_chat_id,
             ticket_id=delivery.ticket_id,
             text=notice,
+        )
+    )
+
+
+def notify(
+    session: AsyncSession,
+    chat_id: int,
+    text: str,
+    *,
+    ticket_id: int | None = None,
+    reply_to: int | None = None,
+) -> None:
+    """Queue a text of ours (HTML): a command's answer, a notice."""
+    session.add(
+        Delivery(
+            purpose=DeliveryPurpose.NOTICE,
+            chat_id=chat_id,
+            ticket_id=ticket_id,
+            text=text,
+            reply_to_message_id=reply_to,
         )
     )
 

@@ -1,13 +1,15 @@
 """Turning outbox rows into Bot API calls, with the fallbacks Telegram's rules need."""
 
+import logging
 from collections.abc import Awaitable, Callable
 from html import escape
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest
-from aiogram.types import MessageEntity, ReplyParameters
+from aiogram.types import BufferedInputFile, InlineKeyboardMarkup, MessageEntity, ReplyParameters
 
 from bot import texts
+from bot.keyboards import card_keyboard
 from database.models import Delivery, DeliveryPurpose, TicketMessage
 from services.batching import (
     CAPTION_LIMIT,
@@ -19,7 +21,10 @@ from services.batching import (
     utf16_len,
 )
 from services.content import describe
-from services.outbox import Job
+from services.outbox import CARD_PURPOSES, Job
+
+logger = logging.getLogger(__name__)
+Pace = Callable[[], Awaitable[None]]
 
 
 async def send_to_customer(bot: Bot, job: Job) -> list[int]:
@@ -27,40 +32,40 @@ async def send_to_customer(bot: Bot, job: Job) -> list[int]:
     delivery = job.delivery
     if delivery.purpose == DeliveryPurpose.NOTICE:
         assert delivery.text is not None
-        return [await send_html(bot, delivery.chat_id, delivery.text)]
+        reply = _reply_to(delivery.reply_to_message_id)
+        return [await send_html(bot, delivery.chat_id, delivery.text, reply)]
     if delivery.text and job.source:  # an answer to be signed with its author's name
         return [await _send_signed(bot, delivery, job.source, delivery.text)]
     return [await _copy(bot, delivery)]
 
 
-async def send_to_staff(
-    bot: Bot, planned: Send, *, pace: Callable[[], Awaitable[None]]
-) -> list[int]:
+async def send_to_staff(bot: Bot, planned: Send, *, pace: Pace) -> list[int]:
     """Send one composed message (or the parts of an over-long text) to the staff chat.
 
     `pace` is awaited before every message, so each part waits for room under the limits.
+    A message carrying the ticket's card gets the card's buttons.
     """
     chat_id = planned.jobs[0].delivery.chat_id
-    # Threaded under the ticket's header; a message that is itself the header has none yet.
-    header_message_id = planned.jobs[0].header_message_id
-    reply = None
-    if header_message_id is not None:
-        reply = ReplyParameters(message_id=header_message_id, allow_sending_without_reply=True)
-    sent = []
+    reply = _reply_to(planned.jobs[0].reply_to)
+    buttons = _card_buttons(planned.jobs)
+    sent: list[int] = []
     if isinstance(planned, TextSend):
         for chunk in planned.chunks:
             await pace()
-            sent.append(await send_html(bot, chat_id, chunk, reply))
+            sent.append(await send_html(bot, chat_id, chunk, reply, buttons if not sent else None))
         return sent
     await pace()
     try:
-        return [await _copy(bot, planned.job.delivery, reply, caption=planned.caption_html)]
+        copy = await _copy(
+            bot, planned.job.delivery, reply, caption=planned.caption_html, buttons=buttons
+        )
+        return [copy]
     except TelegramBadRequest:
         if planned.caption_html is None:
             return [await _stand_in(bot, planned.job, reply)]
     # Our caption was refused: the texts it carried go on their own, then the media.
     if planned.carried_html:
-        sent.append(await send_html(bot, chat_id, planned.carried_html, reply))
+        sent.append(await send_html(bot, chat_id, planned.carried_html, reply, buttons))
     await pace()
     try:
         sent.append(await _copy(bot, planned.job.delivery, reply))
@@ -79,18 +84,74 @@ async def _stand_in(bot: Bot, job: Job, reply: ReplyParameters | None) -> int:
     return await send_html(bot, job.delivery.chat_id, stand_in, reply)
 
 
-async def send_html(bot: Bot, chat_id: int, html: str, reply: ReplyParameters | None = None) -> int:
+async def update_card(bot: Bot, jobs: list[Job], *, pace: Pace) -> str | None:
+    """Redraw the buttons of the ticket's card; returns the state drawn, or None if the
+    card shows it already. Several pending updates of a ticket become this one edit."""
+    job = jobs[0]
+    card, message_id = job.card, job.header_message_id
+    if card is None or message_id is None or card.key == job.card_shown:
+        return None
+    await pace()
     try:
-        sent = await bot.send_message(chat_id, html, reply_parameters=reply)
+        await bot.edit_message_reply_markup(
+            chat_id=job.delivery.chat_id, message_id=message_id, reply_markup=card_keyboard(card)
+        )
+    except TelegramBadRequest as error:
+        # Not modified, or the card was deleted (/ticket shows a new one): nothing to retry.
+        logger.warning("card of ticket %s not updated: %s", job.delivery.ticket_id, error.message)
+    return card.key
+
+
+async def send_report(bot: Bot, job: Job) -> int:
+    """A file we made: a PNG goes as a photo, anything else as a document."""
+    delivery = job.delivery
+    assert delivery.file_data is not None and delivery.file_name is not None
+    upload = BufferedInputFile(delivery.file_data, delivery.file_name)
+    reply, chat_id, caption = (
+        _reply_to(delivery.reply_to_message_id),
+        delivery.chat_id,
+        delivery.text,
+    )
+    if delivery.file_name.endswith(".png"):
+        photo = await bot.send_photo(chat_id, upload, caption=caption, reply_parameters=reply)
+        return photo.message_id
+    document = await bot.send_document(chat_id, upload, caption=caption, reply_parameters=reply)
+    return document.message_id
+
+
+async def send_html(
+    bot: Bot,
+    chat_id: int,
+    html: str,
+    reply: ReplyParameters | None = None,
+    buttons: InlineKeyboardMarkup | None = None,
+) -> int:
+    try:
+        sent = await bot.send_message(chat_id, html, reply_parameters=reply, reply_markup=buttons)
     except TelegramBadRequest as error:
         if "can't parse entities" in error.message:
             plain = plain_text(html)
-            sent = await bot.send_message(chat_id, plain, reply_parameters=reply, parse_mode=None)
+            sent = await bot.send_message(
+                chat_id, plain, reply_parameters=reply, reply_markup=buttons, parse_mode=None
+            )
         elif reply is not None and "message to be replied not found" in error.message:
-            sent = await bot.send_message(chat_id, html)  # the header was deleted
+            sent = await bot.send_message(chat_id, html, reply_markup=buttons)  # it was deleted
         else:
             raise
     return sent.message_id
+
+
+def _reply_to(message_id: int | None) -> ReplyParameters | None:
+    if message_id is None:
+        return None
+    return ReplyParameters(message_id=message_id, allow_sending_without_reply=True)
+
+
+def _card_buttons(jobs: list[Job]) -> InlineKeyboardMarkup | None:
+    for job in jobs:
+        if job.delivery.purpose in CARD_PURPOSES and job.card is not None:
+            return card_keyboard(job.card)
+    return None
 
 
 async def _copy(
@@ -99,6 +160,7 @@ async def _copy(
     reply: ReplyParameters | None = None,
     *,
     caption: str | None = None,
+    buttons: InlineKeyboardMarkup | None = None,
 ) -> int:
     assert delivery.from_chat_id is not None and delivery.from_message_id is not None
     copied = await bot.copy_message(
@@ -107,6 +169,7 @@ async def _copy(
         delivery.from_message_id,
         reply_parameters=reply,
         caption=caption,
+        reply_markup=buttons,
     )
     return copied.message_id
 

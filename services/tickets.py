@@ -20,8 +20,11 @@ from database.models import (
     TicketMessage,
     utcnow,
 )
+from services import lifecycle
+from services.cards import refresh_card
 from services.content import content_of
 from services.counters import next_daily_id, next_ticket_number
+from services.lifecycle import Action
 
 
 async def accept_customer_message(
@@ -35,9 +38,17 @@ async def accept_customer_message(
     customer, ticket, stored_before = await _customer_state(session, message)
     if stored_before:
         return False
-    customer = _refresh_customer(session, customer, message.from_user)
+    customer = refresh_customer(session, customer, message.from_user)
+    if customer.is_banned:
+        await _store_from_banned(session, message, customer, now)
+        return True
+    if ticket is None:
+        ticket = await _reopen_recent(session, customer, settings=settings, now=now)
     if ticket is None:
         ticket = await open_ticket(session, customer, settings=settings, now=now)
+    elif lifecycle.allowed(ticket, Action.CUSTOMER_WROTE):
+        lifecycle.change(session, ticket, Action.CUSTOMER_WROTE, actor_id=customer.id, now=now)
+        refresh_card(session, ticket, staff_chat_id=settings.staff_chat_id, settle=True)
     await _store(session, message, ticket, Direction.IN, now)
     await _queue_copy(
         session,
@@ -63,12 +74,11 @@ async def accept_staff_reply(
     if ticket is None or await _already_stored(session, message):
         return False
     await _store(session, message, ticket, Direction.OUT, now)
-    # In SQL, so that of two answers committed at once the earlier one counts.
-    await session.execute(
-        update(Ticket)
-        .where(Ticket.id == ticket.id, Ticket.first_response_at.is_(None))
-        .values(first_response_at=now)
-    )
+    if ticket.first_response_at is None:
+        ticket.first_response_at = now  # the version check keeps the earlier of two answers
+    if lifecycle.allowed(ticket, Action.ANSWERED):
+        lifecycle.change(session, ticket, Action.ANSWERED, actor_id=message.from_user.id, now=now)
+        refresh_card(session, ticket, staff_chat_id=settings.staff_chat_id, settle=True)
     signature = staff_name(message) if settings.show_staff_names else None
     await _queue_copy(
         session,
@@ -105,7 +115,7 @@ async def _customer_state(
     return (row[0], row[1], bool(row[2])) if row else (None, None, False)
 
 
-def _refresh_customer(session: AsyncSession, customer: Customer | None, user: User) -> Customer:
+def refresh_customer(session: AsyncSession, customer: Customer | None, user: User) -> Customer:
     """Create the customer or bring their names up to date; writing proves them reachable."""
     fields = {
         "first_name": user.first_name,
@@ -144,6 +154,47 @@ def _relay_due(ticket: Ticket, window_seconds: float) -> datetime:
     if window_seconds:
         ticket.batch_window_ends_at = now + timedelta(seconds=window_seconds)
     return now
+
+
+async def _reopen_recent(
+    session: AsyncSession, customer: Customer, *, settings: Settings, now: datetime
+) -> Ticket | None:
+    """The customer's ticket closed within the reopen window, reopened; else None."""
+    since = now - timedelta(hours=settings.reopen_window_hours)
+    ticket = await latest_ticket(session, customer.id, closed_since=since)
+    if ticket is None:
+        return None
+    lifecycle.change(session, ticket, Action.CUSTOMER_WROTE, actor_id=customer.id, now=now)
+    refresh_card(session, ticket, staff_chat_id=settings.staff_chat_id)
+    notice = texts.ticket_reopened(settings.ticket_prefix, ticket)
+    session.add(Delivery(purpose=DeliveryPurpose.NOTICE, chat_id=customer.id, text=notice))
+    return ticket
+
+
+async def latest_ticket(
+    session: AsyncSession, customer_id: int, *, closed_since: datetime | None = None
+) -> Ticket | None:
+    """The customer's newest ticket; with `closed_since`, only one closed since then."""
+    statement = select(Ticket).where(Ticket.customer_id == customer_id)
+    if closed_since is not None:
+        statement = statement.where(Ticket.closed_at >= closed_since)
+    statement = statement.order_by(Ticket.id.desc()).limit(1)
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def _store_from_banned(
+    session: AsyncSession, message: Message, customer: Customer, now: datetime
+) -> None:
+    """Kept on their newest ticket and not relayed; they are told once."""
+    ticket = await latest_ticket(session, customer.id)
+    if ticket is None:  # a customer row is only ever written with their first ticket
+        raise LookupError(f"banned customer {customer.id} has no ticket to keep messages on")
+    await _store(session, message, ticket, Direction.IN, now)
+    if not customer.ban_notice_sent:
+        customer.ban_notice_sent = True
+        session.add(
+            Delivery(purpose=DeliveryPurpose.NOTICE, chat_id=customer.id, text=texts.banned())
+        )
 
 
 async def ticket_of_message(session: AsyncSession, chat_id: int, message_id: int) -> Ticket | None:

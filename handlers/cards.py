@@ -1,0 +1,63 @@
+"""Buttons on ticket cards in the staff chat.
+
+A press is answered after its transaction commits (the returned method is sent by the
+poller); the card itself is redrawn through the outbox, paced like any message.
+"""
+
+from collections.abc import Callable
+from datetime import datetime
+
+from aiogram import Router
+from aiogram.methods import AnswerCallbackQuery
+from aiogram.types import CallbackQuery
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import texts
+from bot.keyboards import CardButton
+from bot.settings import Settings
+from database.models import Ticket
+from services import staff
+from services.batching import plain_text
+from services.cards import refresh_card, staff_name
+from services.lifecycle import Action, NotAllowedError
+
+
+async def on_card_button(
+    query: CallbackQuery,
+    callback_data: CardButton,
+    session: AsyncSession,
+    settings: Settings,
+    clock: Callable[[], datetime],
+) -> AnswerCallbackQuery:
+    ticket = await session.get(Ticket, callback_data.ticket_id)
+    if ticket is None or callback_data.action not in {"show", *Action}:
+        return query.answer(texts.stale_button(), show_alert=True)
+    now, prefix = clock(), settings.ticket_prefix
+    await staff.remember_staff(session, query.from_user, now)
+    # The card may show an older state than the ticket has: pressing it brings it up to date.
+    refresh_card(session, ticket, staff_chat_id=settings.staff_chat_id)
+    if callback_data.action == "show":
+        state = texts.status_line(ticket.status, await staff_name(session, ticket.assignee_id))
+        return query.answer(f"{texts.ticket_label(prefix, ticket.number)}: {state}")
+    action = Action(callback_data.action)
+    try:
+        await staff.act(
+            session, ticket, action, actor_id=query.from_user.id, settings=settings, now=now
+        )
+    except NotAllowedError as refusal:
+        text = texts.not_allowed(prefix, ticket.number, str(refusal))
+        return query.answer(plain_text(text), show_alert=True)
+    done = texts.staff_action_done(prefix, ticket.number, action, query.from_user.full_name)
+    return query.answer(plain_text(done))
+
+
+async def on_stale_button(query: CallbackQuery) -> AnswerCallbackQuery:
+    """Data we cannot read (an older version's card): say so rather than leave a spinner."""
+    return query.answer(texts.stale_button(), show_alert=True)
+
+
+def build_router() -> Router:
+    router = Router(name=__name__)
+    router.callback_query.register(on_card_button, CardButton.filter())
+    router.callback_query.register(on_stale_button)
+    return router

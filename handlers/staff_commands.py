@@ -1,0 +1,198 @@
+"""Staff commands in the staff chat: as a reply to any message of a ticket, or with its number
+(`/close ARG-00042`). Every answer replies to the command, so whoever asked sees it."""
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+
+from aiogram import Bot, F, Router
+from aiogram.exceptions import TelegramBadRequest
+from aiogram.filters import Command, CommandObject
+from aiogram.types import Message
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import texts
+from bot.commands import STAFF_COMMANDS
+from bot.settings import Settings
+from database.models import StaffMember, Ticket
+from services import reports, staff
+from services.cards import display_name, show_card
+from services.lifecycle import Action, NotAllowedError
+from services.outbox import notify
+from services.tickets import ticket_of_message
+
+Clock = Callable[[], datetime]
+# The lifecycle actions that take nothing but the ticket (/assign also names a person).
+ACTIONS: dict[str, Action] = {
+    a.value: a for a in Action if a.value in STAFF_COMMANDS and a != Action.ASSIGN
+}
+
+
+async def on_action(
+    message: Message,
+    command: CommandObject,
+    session: AsyncSession,
+    settings: Settings,
+    clock: Clock,
+) -> None:
+    ticket = await _ticket(session, message, command, settings, ref=command.args)
+    if ticket is not None:
+        await _act(session, message, ticket, ACTIONS[command.command], settings, clock())
+
+
+async def on_assign(
+    message: Message,
+    command: CommandObject,
+    session: AsyncSession,
+    settings: Settings,
+    clock: Clock,
+    bot: Bot,
+) -> None:
+    *ref, who = (command.args or "").split()[-2:] or [""]
+    ticket = await _ticket(session, message, command, settings, ref=" ".join(ref))
+    if ticket is None:
+        return
+    member = await _staff_member(session, bot, settings.staff_chat_id, who, clock())
+    if member is None:
+        _answer(session, message, texts.unknown_staff(who), ticket.id)
+        return
+    await _act(session, message, ticket, Action.ASSIGN, settings, clock(), assignee=member)
+
+
+async def on_note(
+    message: Message,
+    command: CommandObject,
+    session: AsyncSession,
+    settings: Settings,
+    clock: Clock,
+) -> None:
+    first, _, rest = (command.args or "").strip().partition(" ")
+    ref = first if staff.parse_ticket_ref(first, settings.ticket_prefix, bare_numbers=False) else ""
+    note = rest.strip() if ref else (command.args or "").strip()
+    ticket = await _ticket(session, message, command, settings, ref=ref)
+    if ticket is None:
+        return
+    if not note:
+        _answer(session, message, texts.note_usage(), ticket.id)
+        return
+    await staff.add_note(session, ticket, message, note, clock())
+    _answer(session, message, texts.note_added(settings.ticket_prefix, ticket.number), ticket.id)
+
+
+async def on_show_ticket(
+    message: Message, command: CommandObject, session: AsyncSession, settings: Settings
+) -> None:
+    ticket = await _ticket(session, message, command, settings, ref=command.args)
+    if ticket is not None:
+        await show_card(session, ticket, settings=settings, reply_to=message.message_id)
+
+
+async def on_history(
+    message: Message, command: CommandObject, session: AsyncSession, settings: Settings
+) -> None:
+    ticket = await _ticket(session, message, command, settings, ref=command.args)
+    if ticket is None:
+        return
+    lines = await reports.transcript(session, ticket.id)
+    text = texts.history(settings.ticket_prefix, ticket.number, lines, settings.zone)
+    _answer(session, message, text, ticket.id)
+
+
+async def on_anonymous_command(message: Message, session: AsyncSession) -> None:
+    _answer(session, message, texts.commands_need_a_person())
+
+
+async def _ticket(
+    session: AsyncSession,
+    message: Message,
+    command: CommandObject,
+    settings: Settings,
+    *,
+    ref: str | None,
+) -> Ticket | None:
+    """The ticket a command names or replies to; None (and the reason answered) otherwise."""
+    prefix = settings.ticket_prefix
+    if ref and ref.strip():
+        number = staff.parse_ticket_ref(ref, prefix)
+        ticket = await staff.ticket_by_number(session, number) if number is not None else None
+        if ticket is None:
+            why = texts.unknown_ticket(prefix, number) if number is not None else None
+            _answer(session, message, why or texts.which_ticket(command.command, prefix))
+        return ticket
+    replied = message.reply_to_message
+    ticket = None
+    if replied is not None:
+        ticket = await ticket_of_message(session, message.chat.id, replied.message_id)
+    if ticket is None:
+        _answer(session, message, texts.which_ticket(command.command, prefix))
+    return ticket
+
+
+async def _act(
+    session: AsyncSession,
+    message: Message,
+    ticket: Ticket,
+    action: Action,
+    settings: Settings,
+    now: datetime,
+    *,
+    assignee: StaffMember | None = None,
+) -> None:
+    assert message.from_user is not None
+    prefix, actor = settings.ticket_prefix, message.from_user
+    await staff.remember_staff(session, actor, now)
+    try:
+        assignee_id = assignee.id if assignee is not None else None
+        await staff.act(
+            session, ticket, action, actor_id=actor.id, settings=settings, now=now,
+            assignee_id=assignee_id,
+        )  # fmt: skip
+    except NotAllowedError as refusal:
+        _answer(session, message, texts.not_allowed(prefix, ticket.number, str(refusal)), ticket.id)
+        return
+    who = display_name(assignee) if assignee is not None else actor.full_name
+    text = texts.staff_action_done(prefix, ticket.number, action, who)
+    _answer(session, message, text, ticket.id)
+
+
+async def _staff_member(
+    session: AsyncSession, bot: Bot, chat_id: int, who: str, now: datetime
+) -> StaffMember | None:
+    """Someone seen in the staff chat; an unseen user id is looked up in the chat itself."""
+    if not who:
+        return None
+    member = await staff.find_staff(session, who)
+    if member is not None or not who.isdigit():
+        return member
+    try:
+        found = await bot.get_chat_member(chat_id, int(who))
+    except TelegramBadRequest:  # no such user
+        return None
+    if found.status in ("left", "kicked"):
+        return None
+    await staff.remember_staff(session, found.user, now)
+    return await staff.find_staff(session, who)
+
+
+def _answer(
+    session: AsyncSession, message: Message, text: str, ticket_id: int | None = None
+) -> None:
+    notify(session, message.chat.id, text, ticket_id=ticket_id, reply_to=message.message_id)
+
+
+def is_person(message: Message) -> bool:
+    return message.sender_chat is None and message.from_user is not None
+
+
+def build_router() -> Router:
+    router = Router(name=__name__)
+    commands: list[tuple[Callable[..., Awaitable[None]], Command]] = [
+        (on_action, Command(*ACTIONS)),
+        (on_assign, Command("assign")),
+        (on_note, Command("note")),
+        (on_show_ticket, Command("ticket")),
+        (on_history, Command("history")),
+    ]
+    for handler, command in commands:
+        router.message.register(handler, command, is_person, ~F.from_user.is_bot)
+    router.message.register(on_anonymous_command, Command(*STAFF_COMMANDS), ~F.from_user.is_bot)
+    return router

@@ -1,0 +1,132 @@
+"""What staff do to tickets: take, assign, hold, resolve, close, reopen, notes."""
+
+import re
+from datetime import datetime
+
+from aiogram.types import Message, User
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import texts
+from bot.settings import Settings
+from database.engine import dialect_insert
+from database.models import (
+    Delivery,
+    DeliveryPurpose,
+    Direction,
+    StaffMember,
+    Ticket,
+    TicketEvent,
+    TicketMessage,
+    TicketStatus,
+)
+from services import lifecycle
+from services.cards import refresh_card, staff_name
+from services.lifecycle import Action, NotAllowedError
+
+# What the customer hears when staff finish their ticket.
+_CUSTOMER_NOTICES = {Action.RESOLVE: texts.ticket_resolved, Action.CLOSE: texts.ticket_closed}
+
+
+async def remember_staff(session: AsyncSession, user: User, now: datetime) -> None:
+    """Keep the names of people in the staff chat: cards show them, /assign finds them."""
+    fields = {
+        "first_name": user.first_name,
+        "last_name": user.last_name,
+        "username": user.username,
+        "last_seen_at": now,
+    }
+    statement = dialect_insert(session)(StaffMember).values(id=user.id, **fields)
+    await session.execute(statement.on_conflict_do_update(index_elements=["id"], set_=fields))
+
+
+async def find_staff(session: AsyncSession, handle: str) -> StaffMember | None:
+    """A staff member by @username (case-insensitive) or user id."""
+    if handle.lstrip("-").isdigit():
+        return await session.get(StaffMember, int(handle))
+    username = handle.removeprefix("@").lower()
+    statement = select(StaffMember).where(func.lower(StaffMember.username) == username)
+    return (await session.execute(statement.limit(1))).scalar_one_or_none()
+
+
+async def act(
+    session: AsyncSession,
+    ticket: Ticket,
+    action: Action,
+    *,
+    actor_id: int,
+    settings: Settings,
+    now: datetime,
+    assignee_id: int | None = None,
+) -> None:
+    """Do a staff action on a ticket, or raise NotAllowedError saying why not."""
+    if action == Action.TAKE and ticket.assignee_id not in (None, actor_id):
+        holder = await staff_name(session, ticket.assignee_id)
+        raise NotAllowedError(f"{holder} has taken it already; /assign hands it over")
+    lifecycle.check(ticket, action, actor_id=actor_id)
+    if action == Action.REOPEN and ticket.status == TicketStatus.CLOSED:
+        await _check_no_other_active(session, ticket, settings.ticket_prefix)
+    if action == Action.ASSIGN and assignee_id == ticket.assignee_id:
+        raise NotAllowedError("it is assigned to them already")
+    lifecycle.change(session, ticket, action, actor_id=actor_id, now=now, assignee_id=assignee_id)
+    refresh_card(session, ticket, staff_chat_id=settings.staff_chat_id)
+    notice = _CUSTOMER_NOTICES.get(action)
+    if notice is not None:
+        text = notice(settings.ticket_prefix, ticket)
+        session.add(
+            Delivery(
+                purpose=DeliveryPurpose.NOTICE,
+                chat_id=ticket.customer_id,
+                ticket_id=ticket.id,
+                text=text,
+            )
+        )
+
+
+async def add_note(
+    session: AsyncSession, ticket: Ticket, message: Message, note: str, now: datetime
+) -> None:
+    """An internal note: stored with the ticket, never sent to the customer."""
+    assert message.from_user is not None
+    session.add(
+        TicketMessage(
+            ticket_id=ticket.id,
+            direction=Direction.NOTE,
+            author_id=message.from_user.id,
+            content_kind="text",
+            text=note,
+            source_chat_id=message.chat.id,
+            source_message_id=message.message_id,
+            created_at=now,
+        )
+    )
+    session.add(
+        TicketEvent(ticket_id=ticket.id, actor_id=message.from_user.id, kind="note", new_value=note)
+    )
+
+
+def parse_ticket_ref(text: str, prefix: str, *, bare_numbers: bool = True) -> int | None:
+    """The ticket number in "ARG-00042" (any case), or in "42" when bare numbers count."""
+    pattern = (
+        rf"(?:{re.escape(prefix)}-)?(\d{{1,12}})" if bare_numbers else rf"{prefix}-(\d{{1,12}})"
+    )
+    match = re.fullmatch(pattern, text.strip(), flags=re.IGNORECASE)
+    return int(match.group(1)) if match else None
+
+
+async def ticket_by_number(session: AsyncSession, number: int) -> Ticket | None:
+    statement = select(Ticket).where(Ticket.number == number)
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def _check_no_other_active(session: AsyncSession, ticket: Ticket, prefix: str) -> None:
+    """Reopening a closed ticket must not give its customer two active ones."""
+    statement = select(Ticket.number).where(
+        Ticket.customer_id == ticket.customer_id,
+        Ticket.closed_at.is_(None),
+        Ticket.id != ticket.id,
+    )
+    other = (await session.execute(statement.limit(1))).scalar_one_or_none()
+    if other is not None:
+        label = texts.ticket_label(prefix, other)
+        raise NotAllowedError(f"the customer has another active ticket, {label}")
