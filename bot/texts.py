@@ -220,8 +220,8 @@ def unknown_staff(who: str) -> str:
     if not who:
         return "Whom to? <code>/assign @username</code> or <code>/assign 123456789</code> (user id)"
     return (
-        f"I do not know {escape(who)} in this chat yet: they need to write here once "
-        "(or use their numeric user id)."
+        f"I do not know {escape(who)} in this chat yet: they need to use a command or answer "
+        "a ticket here once (or use their numeric user id)."
     )
 
 

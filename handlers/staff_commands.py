@@ -47,6 +47,7 @@ async def on_assign(
     clock: Clock,
     bot: Bot,
 ) -> None:
+    await _remember(session, message, clock)
     *ref, who = (command.args or "").split()[-2:] or [""]
     ticket = await _ticket(session, message, command, settings, ref=" ".join(ref))
     if ticket is None:
@@ -65,6 +66,7 @@ async def on_note(
     settings: Settings,
     clock: Clock,
 ) -> None:
+    await _remember(session, message, clock)
     first, _, rest = (command.args or "").strip().partition(" ")
     ref = first if staff.parse_ticket_ref(first, settings.ticket_prefix, bare_numbers=False) else ""
     note = rest.strip() if ref else (command.args or "").strip()
@@ -79,16 +81,26 @@ async def on_note(
 
 
 async def on_show_ticket(
-    message: Message, command: CommandObject, session: AsyncSession, settings: Settings
+    message: Message,
+    command: CommandObject,
+    session: AsyncSession,
+    settings: Settings,
+    clock: Clock,
 ) -> None:
+    await _remember(session, message, clock)
     ticket = await _ticket(session, message, command, settings, ref=command.args)
     if ticket is not None:
         await show_card(session, ticket, settings=settings, reply_to=message.message_id)
 
 
 async def on_history(
-    message: Message, command: CommandObject, session: AsyncSession, settings: Settings
+    message: Message,
+    command: CommandObject,
+    session: AsyncSession,
+    settings: Settings,
+    clock: Clock,
 ) -> None:
+    await _remember(session, message, clock)
     ticket = await _ticket(session, message, command, settings, ref=command.args)
     if ticket is None:
         return
@@ -99,6 +111,12 @@ async def on_history(
 
 async def on_anonymous_command(message: Message, session: AsyncSession) -> None:
     _answer(session, message, texts.commands_need_a_person())
+
+
+async def _remember(session: AsyncSession, message: Message, clock: Clock) -> None:
+    """Whoever uses a command is staff: cards and /assign know them by name from now on."""
+    assert message.from_user is not None
+    await staff.remember_staff(session, message.from_user, clock())
 
 
 async def _ticket(

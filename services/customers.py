@@ -91,7 +91,7 @@ async def set_banned(
     if ticket is None:
         return
     kind = "banned" if banned else "unbanned"
-    session.add(TicketEvent(ticket_id=ticket.id, actor_id=actor_id, kind=kind))
+    session.add(TicketEvent(ticket_id=ticket.id, actor_id=actor_id, kind=kind, created_at=now))
     if banned and ticket.closed_at is None:
         lifecycle.change(session, ticket, Action.CLOSE, actor_id=actor_id, now=now)
         refresh_card(session, ticket, staff_chat_id=settings.staff_chat_id)

@@ -88,7 +88,14 @@ def change(
     if old_assignee != ticket.assignee_id:
         events.append(("assignee", _text(old_assignee), _text(ticket.assignee_id)))
     session.add_all(
-        TicketEvent(ticket_id=ticket.id, actor_id=actor_id, kind=kind, old_value=old, new_value=new)
+        TicketEvent(
+            ticket_id=ticket.id,
+            actor_id=actor_id,
+            kind=kind,
+            old_value=old,
+            new_value=new,
+            created_at=now,
+        )
         for kind, old, new in events
     )
     return bool(events)

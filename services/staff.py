@@ -101,7 +101,13 @@ async def add_note(
         )
     )
     session.add(
-        TicketEvent(ticket_id=ticket.id, actor_id=message.from_user.id, kind="note", new_value=note)
+        TicketEvent(
+            ticket_id=ticket.id,
+            actor_id=message.from_user.id,
+            kind="note",
+            new_value=note,
+            created_at=now,
+        )
     )
 
 

@@ -221,7 +221,8 @@ async def open_ticket(
     )
     session.add(ticket)
     await session.flush()
-    session.add(TicketEvent(ticket_id=ticket.id, actor_id=customer.id, kind="opened"))
+    opened = TicketEvent(ticket_id=ticket.id, actor_id=customer.id, kind="opened", created_at=now)
+    session.add(opened)
     prefix = settings.ticket_prefix
     session.add_all(
         [

@@ -1,0 +1,381 @@
+"""The read side of admin commands: statistics, export, search and a ticket's history."""
+
+import csv
+import io
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import TypeGuard
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import SQLColumnExpression, case, exists, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import ColumnElement
+
+from database.models import (
+    Customer,
+    Direction,
+    StaffMember,
+    Ticket,
+    TicketEvent,
+    TicketMessage,
+    TicketStatus,
+)
+from services.content import describe
+
+DONE = (TicketStatus.RESOLVED.value, TicketStatus.CLOSED.value)
+LIVE_STATUSES = tuple(status.value for status in TicketStatus if status != TicketStatus.CLOSED)
+CHART_DAYS = 14
+EXPORT_COLUMNS = (
+    "number",
+    "daily_id",
+    "day",
+    "status",
+    "customer_id",
+    "customer_name",
+    "customer_username",
+    "assignee_id",
+    "assignee_name",
+    "created_at",
+    "first_response_at",
+    "resolved_at",
+    "closed_at",
+    "messages_in",
+    "messages_out",
+    "notes",
+)
+
+
+@dataclass
+class StaffLine:
+    name: str
+    active: int
+    answers: int
+    resolved: int
+
+
+@dataclass
+class DayCount:
+    day: date
+    created: int
+    resolved: int
+
+
+@dataclass
+class Stats:
+    by_status: dict[str, int]
+    created_today: int
+    created_week: int
+    median_first_response: timedelta | None
+    median_resolution: timedelta | None
+    staff: list[StaffLine]
+    days: list[DayCount]
+
+
+async def collect_stats(session: AsyncSession, *, now: datetime, zone: ZoneInfo) -> Stats:
+    """Counts for /stats: days are local days in `zone`, the staff's week the last 7 days."""
+    days = await _days(session, today=now.astimezone(zone).date(), zone=zone)
+    month_ago = now - timedelta(days=30)
+    finished_at = func.coalesce(Ticket.resolved_at, Ticket.closed_at)
+    return Stats(
+        by_status=await _by_status(session),
+        created_today=days[-1].created,
+        created_week=sum(line.created for line in days[-7:]),
+        median_first_response=await _median_time(session, Ticket.first_response_at, month_ago),
+        median_resolution=await _median_time(session, finished_at, month_ago),
+        staff=await _staff_lines(session, since=now - timedelta(days=7)),
+        days=days,
+    )
+
+
+async def _by_status(session: AsyncSession) -> dict[str, int]:
+    statement = (
+        select(Ticket.status, func.count())
+        .where(Ticket.status.in_(LIVE_STATUSES))
+        .group_by(Ticket.status)
+    )
+    counts = dict((await session.execute(statement)).all())
+    return {status: counts.get(status, 0) for status in LIVE_STATUSES}
+
+
+async def _median_time(
+    session: AsyncSession, end: SQLColumnExpression[datetime | None], since: datetime
+) -> timedelta | None:
+    """Median of `end - created_at` over tickets created since then that have an end.
+
+    Subtracting timestamps is not portable SQL, so the pairs come back and Python subtracts.
+    """
+    statement = select(Ticket.created_at, end).where(Ticket.created_at >= since, end.is_not(None))
+    rows = await session.execute(statement)
+    durations = sorted(finish - start for start, finish in rows if finish is not None)
+    if not durations:
+        return None
+    middle = len(durations) // 2
+    if len(durations) % 2:
+        return durations[middle]
+    return (durations[middle - 1] + durations[middle]) / 2
+
+
+async def _days(session: AsyncSession, *, today: date, zone: ZoneInfo) -> list[DayCount]:
+    """Tickets opened and finished on each of the last local days, oldest first.
+
+    A ticket finished twice in one day (resolved, then closed) counts once for it.
+    """
+    first = today - timedelta(days=CHART_DAYS - 1)
+    opened = (
+        select(Ticket.day, func.count())
+        .where(Ticket.day.between(first, today))
+        .group_by(Ticket.day)
+    )
+    created = dict((await session.execute(opened)).all())
+    # Local days do not map to UTC dates portably in SQL: the events' times come back.
+    finishes = select(TicketEvent.ticket_id, TicketEvent.created_at).where(
+        _finished(), TicketEvent.created_at >= datetime.combine(first, time(), tzinfo=zone)
+    )
+    rows = await session.execute(finishes)
+    resolved = Counter(day for _, day in {(t, at.astimezone(zone).date()) for t, at in rows})
+    return [
+        DayCount(day, created.get(day, 0), resolved[day])
+        for day in (first + timedelta(days=n) for n in range(CHART_DAYS))
+    ]
+
+
+def _finished() -> ColumnElement[bool]:
+    return (TicketEvent.kind == "status") & TicketEvent.new_value.in_(DONE)
+
+
+async def _staff_lines(session: AsyncSession, *, since: datetime) -> list[StaffLine]:
+    """People with tickets on them now, or answers or finished tickets in the last week."""
+    statements = [
+        select(Ticket.assignee_id, func.count())
+        .where(Ticket.assignee_id.is_not(None), Ticket.status.not_in(DONE))
+        .group_by(Ticket.assignee_id),
+        select(TicketMessage.author_id, func.count())
+        .where(TicketMessage.direction == Direction.OUT, TicketMessage.created_at >= since)
+        .group_by(TicketMessage.author_id),
+        select(TicketEvent.actor_id, func.count(TicketEvent.ticket_id.distinct()))
+        .where(_finished(), TicketEvent.actor_id.is_not(None), TicketEvent.created_at >= since)
+        .group_by(TicketEvent.actor_id),
+    ]
+    counts = [
+        {person: n for person, n in await session.execute(q) if person is not None}
+        for q in statements
+    ]
+    people: set[int] = set().union(*counts)
+    names = await _staff_names(session, people)
+    lines = [
+        StaffLine(names.get(person, f"id {person}"), *(part.get(person, 0) for part in counts))
+        for person in people
+    ]
+    return sorted(lines, key=lambda line: (-line.active, -line.answers, -line.resolved, line.name))
+
+
+async def _staff_names(session: AsyncSession, ids: Iterable[int]) -> dict[int, str]:
+    """Names ("First Last") of the staff members among these ids; others are left out."""
+    wanted = set(ids)
+    if not wanted:
+        return {}
+    statement = select(StaffMember).where(StaffMember.id.in_(wanted))
+    return {m.id: _full_name(m.first_name, m.last_name) for m in await session.scalars(statement)}
+
+
+def _full_name(first: str, last: str | None) -> str:
+    return f"{first} {last}" if last else first
+
+
+async def export_rows(
+    session: AsyncSession, *, first_day: date, last_day: date
+) -> list[dict[str, str]]:
+    """One row of EXPORT_COLUMNS per ticket opened on these local days, by number."""
+    per_direction = [
+        func.sum(case((TicketMessage.direction == direction, 1), else_=0)).label(direction)
+        for direction in Direction
+    ]
+    counts = (
+        select(TicketMessage.ticket_id, *per_direction).group_by(TicketMessage.ticket_id).subquery()
+    )
+    statement = (
+        select(Ticket, Customer, StaffMember, *(counts.c[d] for d in Direction))
+        .join(Customer, Customer.id == Ticket.customer_id)
+        .outerjoin(StaffMember, StaffMember.id == Ticket.assignee_id)
+        .outerjoin(counts, counts.c.ticket_id == Ticket.id)
+        .where(Ticket.day.between(first_day, last_day))
+        .order_by(Ticket.number)
+    )
+    return [_export_row(*row) for row in await session.execute(statement)]
+
+
+def _export_row(
+    ticket: Ticket,
+    customer: Customer,
+    assignee: StaffMember | None,
+    messages_in: int | None,
+    messages_out: int | None,
+    notes: int | None,
+) -> dict[str, str]:
+    if assignee is not None:
+        assignee_name = _full_name(assignee.first_name, assignee.last_name)
+    else:
+        assignee_name = "" if ticket.assignee_id is None else f"id {ticket.assignee_id}"
+    values = (
+        ticket.number,
+        ticket.daily_id,
+        ticket.day.isoformat(),
+        ticket.status,
+        customer.id,
+        _full_name(customer.first_name, customer.last_name),
+        customer.username,
+        ticket.assignee_id,
+        assignee_name,
+        *map(_iso, (ticket.created_at, ticket.first_response_at)),
+        *map(_iso, (ticket.resolved_at, ticket.closed_at)),
+        messages_in or 0,
+        messages_out or 0,
+        notes or 0,
+    )
+    return {
+        column: "" if value is None else str(value)
+        for column, value in zip(EXPORT_COLUMNS, values, strict=True)
+    }
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def to_csv(rows: Iterable[dict[str, str]]) -> bytes:
+    """CSV with a header row, in UTF-8 with a BOM: Excel then reads non-Latin names right."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=EXPORT_COLUMNS)
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue().encode("utf-8-sig")
+
+
+async def find_tickets(
+    session: AsyncSession,
+    *,
+    number: int | None = None,
+    customer_id: int | None = None,
+    username: str | None = None,
+    text: str | None = None,
+    limit: int = 20,
+) -> list[tuple[Ticket, Customer]]:
+    """Tickets matching exactly one criterion, newest first.
+
+    `text` is looked for, case-insensitively, in the ticket's messages and the customer's name.
+    """
+    given = [value for value in (number, customer_id, username, text) if value is not None]
+    if len(given) != 1:
+        raise ValueError("give exactly one of number, customer_id, username, text")
+    statement = (
+        select(Ticket, Customer)
+        .join(Customer, Customer.id == Ticket.customer_id)
+        .where(_criterion(number, customer_id, username, text))
+        .order_by(Ticket.number.desc())
+        .limit(limit)
+    )
+    return [(ticket, customer) for ticket, customer in await session.execute(statement)]
+
+
+def _criterion(
+    number: int | None, customer_id: int | None, username: str | None, text: str | None
+) -> ColumnElement[bool]:
+    if number is not None:
+        return Ticket.number == number
+    if customer_id is not None:
+        return Ticket.customer_id == customer_id
+    if username is not None:
+        return func.lower(Customer.username) == func.lower(username.removeprefix("@"))
+    assert text is not None
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    pattern = func.lower(f"%{escaped}%")
+    said = exists().where(
+        TicketMessage.ticket_id == Ticket.id,
+        func.lower(TicketMessage.text).like(pattern, escape="\\"),
+    )
+    name = func.lower(Customer.first_name + " " + func.coalesce(Customer.last_name, ""))
+    return or_(said, name.like(pattern, escape="\\"))
+
+
+async def transcript(
+    session: AsyncSession, ticket_id: int, *, limit: int = 40
+) -> list[tuple[datetime, str, str]]:
+    """The ticket's last messages and events in time order, as (when, who, what)."""
+    customer_id = await session.scalar(select(Ticket.customer_id).where(Ticket.id == ticket_id))
+    if customer_id is None:
+        return []
+    messages = await session.scalars(
+        select(TicketMessage)
+        .where(TicketMessage.ticket_id == ticket_id)
+        .order_by(TicketMessage.created_at.desc(), TicketMessage.id.desc())
+        .limit(limit)
+    )
+    events = await session.scalars(
+        select(TicketEvent)
+        # A note is stored as a message too, and shown as one.
+        .where(TicketEvent.ticket_id == ticket_id, TicketEvent.kind != "note")
+        .order_by(TicketEvent.created_at.desc(), TicketEvent.id.desc())
+        .limit(limit)
+    )
+    # On a tie the opening comes first, and a change follows the message that caused it.
+    rows: list[tuple[datetime, int, int, TicketMessage | TicketEvent]] = sorted(
+        [
+            *((m.created_at, 1, m.id, m) for m in messages),
+            *((e.created_at, 0 if e.kind == "opened" else 2, e.id, e) for e in events),
+        ],
+        key=lambda row: row[:3],
+    )
+    items = [row[3] for row in rows[-limit:]]
+    names = await _staff_names(session, _people(items) - {customer_id})
+    return [(item.created_at, *_line(item, customer_id, names)) for item in items]
+
+
+def _people(items: Iterable[TicketMessage | TicketEvent]) -> set[int]:
+    """Everyone a transcript may name: authors, actors and assignees."""
+    people: set[int] = set()
+    for item in items:
+        if isinstance(item, TicketMessage):
+            people.add(item.author_id)
+            continue
+        if item.actor_id is not None:
+            people.add(item.actor_id)
+        if item.kind == "assignee" and _is_id(item.new_value):
+            people.add(int(item.new_value))
+    return people
+
+
+def _line(
+    item: TicketMessage | TicketEvent, customer_id: int, names: dict[int, str]
+) -> tuple[str, str]:
+    """Who did it and what, for one line of a transcript."""
+    if isinstance(item, TicketEvent):
+        return _who(item.actor_id, customer_id, names), _event_text(item, names)
+    what = describe(item.content_kind, item.text)
+    if item.direction == Direction.NOTE:
+        what = f"📝 note: {what}"
+    return _who(item.author_id, customer_id, names), what
+
+
+def _who(person: int | None, customer_id: int, names: dict[int, str]) -> str:
+    if person is None:
+        return "system"
+    return "customer" if person == customer_id else names.get(person, "staff")
+
+
+def _event_text(event: TicketEvent, names: dict[int, str]) -> str:
+    old, new = event.old_value, event.new_value
+    if event.kind == "opened":
+        return "opened"
+    if event.kind == "assignee":
+        if not new:
+            return "unassigned"
+        return f"assigned to {names.get(int(new), f'id {new}') if _is_id(new) else new}"
+    if old is None and new is None:
+        return event.kind
+    return f"{event.kind} {old or '—'} → {new or '—'}"
+
+
+def _is_id(value: str | None) -> TypeGuard[str]:
+    return value is not None and value.removeprefix("-").isdigit()
