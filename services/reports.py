@@ -234,10 +234,19 @@ def _export_row(
         messages_out or 0,
         notes or 0,
     )
-    return {
-        column: "" if value is None else str(value)
-        for column, value in zip(EXPORT_COLUMNS, values, strict=True)
-    }
+    return {column: _as_cell(value) for column, value in zip(EXPORT_COLUMNS, values, strict=True)}
+
+
+def _as_cell(value: object) -> str:
+    """A value as CSV text; text a spreadsheet would run as a formula is kept as text.
+
+    https://owasp.org/www-community/attacks/CSV_Injection
+    """
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(("=", "+", "-", "@", "\t", "\r")):
+        return "'" + value
+    return str(value)
 
 
 def _iso(moment: datetime | None) -> str | None:

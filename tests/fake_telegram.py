@@ -11,6 +11,11 @@ Flood limits (GROUP_LIMIT, PRIVATE_LIMIT, GLOBAL_LIMIT) are off unless asked for
 FakeTelegram(limits=True, time_scale=0.05) or fake.enforce_limits(); time_scale shortens every
 window (0.05 makes "20 per 60 s" into "20 per 3 s"). fake.sends(chat_id) and
 fake.too_many_requests record what was accepted and what was refused.
+
+The staff workspace side: fake.press() queues a callback query for an inline button the bot
+sent (answers land in fake.callback_answers); uploads to sendPhoto/sendDocument are kept
+(fake.file_bytes); groups keep members (fake.add_member, getChatMember); commands are kept per
+scope and language (fake.commands).
 """
 
 from __future__ import annotations
@@ -24,11 +29,14 @@ import inspect
 import itertools
 import json
 import math
+import mimetypes
 import random
 import re
+import struct
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+import zlib
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
@@ -80,6 +88,57 @@ _ALBUM_TYPES = frozenset({"photo", "video", "document", "audio"})
 _ALBUM_LONERS = ("document", "audio")  # kinds an album can hold only with their own kind
 _DICE_MAX = {"🎲": 6, "🎯": 6, "🎳": 6, "🏀": 5, "⚽": 5, "🎰": 64}
 _COMMAND_RE = re.compile(r"[a-z0-9_]{1,32}")
+_MAX_COMMANDS = 100
+_SCOPE_TYPES = frozenset(
+    {"default", "all_private_chats", "all_group_chats", "all_chat_administrators"}
+    | {"chat", "chat_administrators", "chat_member"}
+)
+_CHAT_SCOPES = frozenset({"chat", "chat_administrators", "chat_member"})
+# Every kind of inline button; a button must use exactly one of them.
+_BUTTON_ACTIONS = (
+    "url",
+    "callback_data",
+    "web_app",
+    "login_url",
+    "switch_inline_query",
+    "switch_inline_query_current_chat",
+    "switch_inline_query_chosen_chat",
+    "copy_text",
+    "callback_game",
+    "pay",
+)
+_MAX_CALLBACK_DATA = 64  # bytes of UTF-8
+_MAX_ANSWER_TEXT = 200
+_QUERY_TOO_OLD = "query is too old and response timeout expired or query ID is invalid"
+_NOT_MODIFIED = (
+    "message is not modified: specified new message content and reply markup are exactly the"
+    " same as a current content and reply markup of the message"
+)
+_MAX_PHOTO_BYTES = 10 * 1024 * 1024
+_MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+# aiohttp refuses bigger bodies itself; a little over the upload limit lets the fake answer.
+_MAX_REQUEST_BYTES = _MAX_UPLOAD_BYTES + 1024 * 1024
+_PHOTO_BOXES = (90, 320, 800, 1280, 2560)  # Telegram's photo sizes: longest side in pixels
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_MEMBER_STATUSES = frozenset({"creator", "administrator", "member"})
+# The rights of an administrator as getChatMember shows them; aiogram requires each field.
+_ADMIN_RIGHTS = {
+    "can_be_edited": False,
+    "is_anonymous": False,
+    "can_manage_chat": True,
+    "can_delete_messages": True,
+    "can_manage_video_chats": True,
+    "can_restrict_members": True,
+    "can_promote_members": False,
+    "can_change_info": True,
+    "can_invite_users": True,
+    "can_post_stories": False,
+    "can_edit_stories": False,
+    "can_delete_stories": False,
+    "can_send_welcome_messages": False,
+    "can_pin_messages": True,
+    "can_manage_topics": True,
+}
 
 
 class ApiError(Exception):
@@ -105,9 +164,19 @@ class _Fault:
     delay: float
 
 
+@dataclass(frozen=True)
+class Upload:
+    """A file sent as multipart/form-data, as it appears in FakeTelegram.requests."""
+
+    filename: str
+    content_type: str
+    data: bytes = field(repr=False)
+
+
 # --- content helpers: kwargs for FakeTelegram.send() ---------------------------------------
 
 _file_numbers = itertools.count(1)
+_query_ids = itertools.count(4_300_000_000_000_000_001)
 
 
 def _file(kind: str, **fields: Any) -> Json:
@@ -382,8 +451,16 @@ async def _read_params(request: web.Request) -> Json:
         body = await request.json()
         raw.update(body if isinstance(body, dict) else {})
     elif request.can_read_body:
-        raw.update(await request.post())
+        form = await request.post()
+        raw.update({key: _upload(value) for key, value in form.items()})
     return {key: _normalise(key, value) for key, value in raw.items()}
+
+
+def _upload(value: Any) -> Any:
+    """A form field as a handler sees it: files become Upload, the rest stays text."""
+    if not isinstance(value, web.FileField):
+        return value
+    return Upload(value.filename, value.content_type, value.file.read())
 
 
 def _public(value: Any) -> Any:
@@ -436,6 +513,17 @@ def _caption(params: Json) -> Json:
     fields = _formatted(params, "caption", "caption_entities")
     if len(fields.get("caption", "")) > 1024:
         raise _bad_request("message caption is too long")
+    return fields
+
+
+def _message_text(params: Json) -> Json:
+    """sendMessage's and editMessageText's text fields, checked as Telegram checks them."""
+    fields = _formatted(params, "text", "entities")
+    text = fields.get("text", "")
+    if not text.strip():
+        raise _bad_request("message text is empty")
+    if len(text) > 4096:
+        raise _bad_request("message is too long")
     return fields
 
 
@@ -492,6 +580,175 @@ def _album_file(kind: str, media: str, known: Any) -> Any:
     return {**fresh, "file_id": media}
 
 
+# --- inline keyboards ----------------------------------------------------------------------
+
+
+def _button_error(reason: str) -> ApiError:
+    return _bad_request(f"can't parse inline keyboard button: {reason}")
+
+
+def _check_button(button: Any) -> None:
+    if not isinstance(button, dict):
+        raise _button_error("InlineKeyboardButton must be an Object")
+    if "text" not in button:
+        raise _button_error('Can\'t find field "text"')
+    if not isinstance(button["text"], str):
+        raise _button_error('Field "text" must be of type String')
+    if not button["text"].strip():
+        raise _button_error("Text must be non-empty")
+    # Telegram takes an empty callback_data or url for no action at all.
+    actions = [
+        key
+        for key in _BUTTON_ACTIONS
+        if button.get(key) is not None
+        and not (key in ("callback_data", "url") and button[key] == "")
+    ]
+    if not actions:
+        raise _button_error("Text buttons are unallowed in the inline keyboard")
+    if len(actions) > 1:
+        raise _button_error(f"exactly one of {', '.join(actions)} must be used")
+    data = button.get("callback_data")
+    if data is not None and not isinstance(data, str):
+        raise _button_error('Field "callback_data" must be of type String')
+    if data and len(data.encode()) > _MAX_CALLBACK_DATA:
+        raise _bad_request("BUTTON_DATA_INVALID")
+
+
+def _inline_markup(params: Json) -> Json | None:
+    """The request's inline keyboard, checked; None without one or when it has no buttons.
+
+    Other reply markups (reply keyboards, force_reply) are accepted but never echoed back.
+    """
+    markup = params.get("reply_markup")
+    if markup is None or markup == "":
+        return None
+    if not isinstance(markup, dict):
+        raise _bad_request("can't parse reply keyboard markup JSON object")
+    if "inline_keyboard" not in markup:
+        return None
+    rows = markup["inline_keyboard"]
+    if not isinstance(rows, list) or not all(isinstance(row, list) for row in rows):
+        raise _bad_request('Field "inline_keyboard" of the InlineKeyboardMarkup must be an Array')
+    for button in itertools.chain.from_iterable(rows):
+        _check_button(button)
+    # Telegram drops empty rows, and a keyboard without buttons is no keyboard.
+    rows = [row for row in rows if row]
+    return {"inline_keyboard": rows} if rows else None
+
+
+def _buttons(message: Json) -> Iterator[Json]:
+    markup = message.get("reply_markup") or {}
+    yield from itertools.chain.from_iterable(markup.get("inline_keyboard", []))
+
+
+# --- uploads -------------------------------------------------------------------------------
+
+
+def _input_file(params: Json, key: str) -> Upload | str:
+    """A file parameter: an upload (sent under its own name or as attach://name) or a file id."""
+    value = params.get(key)
+    if isinstance(value, str) and value.startswith("attach://"):
+        value = params.get(value.removeprefix("attach://"))
+    if isinstance(value, Upload) or (isinstance(value, str) and value):
+        return value
+    raise _bad_request(f"there is no {key} in the request")
+
+
+def _image_size(data: bytes) -> tuple[int, int]:
+    """Width and height of a PNG or JPEG; anything else is not an image Telegram can process."""
+    size = _png_size(data) if data.startswith(_PNG_SIGNATURE) else None
+    if data.startswith(b"\xff\xd8\xff"):
+        size = _jpeg_size(data)
+    if size is None or min(size) < 1:
+        raise _bad_request("IMAGE_PROCESS_FAILED")
+    width, height = size
+    if width + height > 10_000 or max(width, height) > 20 * min(width, height):
+        raise _bad_request("PHOTO_INVALID_DIMENSIONS")
+    return size
+
+
+def _png_size(data: bytes) -> tuple[int, int] | None:
+    """From the IHDR chunk, which must come first and carry a correct CRC."""
+    header = data[8:33]
+    if len(header) < 25 or header[:8] != struct.pack(">I", 13) + b"IHDR":
+        return None
+    if zlib.crc32(header[4:21]) != struct.unpack(">I", header[21:25])[0]:
+        return None
+    width, height = struct.unpack(">II", header[8:16])
+    return int(width), int(height)
+
+
+def _jpeg_size(data: bytes) -> tuple[int, int] | None:
+    """From the first start-of-frame segment, walking the segments before it."""
+    index = 2
+    while index + 9 <= len(data) and data[index] == 0xFF:
+        marker = data[index + 1]
+        if marker == 0xFF:  # fill byte
+            index += 1
+            continue
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+            height, width = struct.unpack(">HH", data[index + 5 : index + 9])
+            return int(width), int(height)
+        index += 2 + struct.unpack(">H", data[index + 2 : index + 4])[0]
+    return None
+
+
+def _photo_sizes(width: int, height: int, file_size: int) -> list[Json]:
+    """The sizes Telegram makes of an uploaded photo: each box up to the photo's own size."""
+    longest = max(width, height)
+    sizes: list[Json] = []
+    for box in _PHOTO_BOXES:
+        scale = min(1.0, box / longest)
+        w, h = max(1, round(width * scale)), max(1, round(height * scale))
+        if not sizes or (sizes[-1]["width"], sizes[-1]["height"]) != (w, h):
+            estimate = max(1, file_size * w * h // (width * height))
+            sizes.append(_file("photo", width=w, height=h, file_size=estimate))
+        if scale == 1.0:
+            break
+    return sizes
+
+
+def _check_upload_size(upload: Upload, most: int, *, photo: bool) -> None:
+    size = len(upload.data)
+    if size == 0:
+        raise _bad_request("file must be non-empty")
+    if size > most and photo:
+        raise _bad_request(
+            f"file of size {size} bytes is too big for a photo; the maximum size is {most} bytes"
+        )
+    if size > most:
+        raise ApiError(413, "Request Entity Too Large")
+
+
+def _uploaded_document(upload: Upload) -> Json:
+    """The Document of an upload; Telegram takes the MIME type from the file name."""
+    mime_type = mimetypes.guess_type(upload.filename)[0]
+    if mime_type is None and upload.content_type not in ("", "application/octet-stream"):
+        mime_type = upload.content_type
+    fields: Json = {"file_name": upload.filename, "file_size": len(upload.data)}
+    if mime_type:
+        fields["mime_type"] = mime_type
+    return _file("document", **fields)
+
+
+def _member(user: Json, status: str) -> Json:
+    """A ChatMember object with the fields its status requires."""
+    if status == "creator":
+        return {"status": status, "user": user, "is_anonymous": False}
+    if status == "administrator":
+        return {"status": status, "user": user, **_ADMIN_RIGHTS}
+    return {"status": status, "user": user}
+
+
+def _scope_key(scope: Json | None) -> str:
+    """Commands are kept per exact scope: its type and, for chat scopes, chat and user ids."""
+    scope = scope or {"type": "default"}
+    names = ["type"]
+    names += ["chat_id"] if scope.get("type") in _CHAT_SCOPES else []
+    names += ["user_id"] if scope.get("type") == "chat_member" else []
+    return json.dumps({name: scope.get(name) for name in names}, sort_keys=True)
+
+
 class FakeTelegram:
     """An in-process Bot API server holding chats, their histories and the update queue."""
 
@@ -516,8 +773,16 @@ class FakeTelegram:
         # (method, chat_id, time.monotonic()) of each 429 the flood limiter answered.
         self.too_many_requests: list[tuple[str, int, float]] = []
         self._limiter = FloodLimiter(enabled=limits, time_scale=time_scale)
+        # answerCallbackQuery's params by callback query id.
+        self.callback_answers: dict[str, Json] = {}
         self._chats: dict[int, Json] = {}
         self._history: dict[int, list[Json]] = {}
+        self._users: dict[int, Json] = {bot_id: self.bot_user}
+        self._members: dict[int, dict[int, Json]] = {}  # group chat id -> user id -> ChatMember
+        self._open_queries: set[str] = set()  # callback queries not answered yet
+        self._chat_instances: dict[int, str] = {}
+        self._files: dict[str, bytes] = {}  # file id -> the bytes uploaded
+        self._commands: dict[tuple[str, str], list[Json]] = {}  # (scope key, language) -> list
         self._updates: list[Json] = []
         self._next_update_id = 1
         self._update_queued = asyncio.Event()
@@ -529,16 +794,23 @@ class FakeTelegram:
             "getUpdates": self._get_updates,
             "deleteWebhook": self._delete_webhook,
             "setMyCommands": self._set_my_commands,
-            "deleteMyCommands": self._true,
+            "deleteMyCommands": self._delete_my_commands,
+            "getMyCommands": self._get_my_commands,
             "sendMessage": self._send_message,
             "copyMessage": self._copy_message,
             "sendMediaGroup": self._send_media_group,
+            "sendPhoto": self._send_photo,
+            "sendDocument": self._send_document,
+            "editMessageText": self._edit_message_text,
+            "editMessageReplyMarkup": self._edit_message_reply_markup,
+            "answerCallbackQuery": self._answer_callback_query,
+            "getChatMember": self._get_chat_member,
         }
         self._methods = {name.lower(): handler for name, handler in handlers.items()}
 
     async def start(self) -> None:
         self._closing = asyncio.Event()
-        app = web.Application()
+        app = web.Application(client_max_size=_MAX_REQUEST_BYTES)
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
         # handler_cancellation: a client dropping a long poll must end its handler, as in Telegram.
         self._runner = web.AppRunner(
@@ -575,6 +847,7 @@ class FakeTelegram:
         return user
 
     def private_chat(self, user: Json) -> Json:
+        self._users[user["id"]] = user
         chat: Json = {"id": user["id"], "type": "private", "first_name": user["first_name"]}
         chat |= {key: user[key] for key in ("last_name", "username") if key in user}
         return self._register(chat)
@@ -588,7 +861,33 @@ class FakeTelegram:
     def _register(self, chat: Json) -> Json:
         self._chats[chat["id"]] = chat
         self._history.setdefault(chat["id"], [])
+        if chat["type"] != "private":
+            # The bot is in every group it hears from.
+            bot_member = _member(self.bot_user, "member")
+            self._members.setdefault(chat["id"], {self.bot_user["id"]: bot_member})
         return chat
+
+    def add_member(self, chat_id: int, user: Json, status: str = "member") -> None:
+        """Make the user a member of the group: "creator", "administrator" or "member"."""
+        if status not in _MEMBER_STATUSES:
+            raise ValueError(f"status must be one of {sorted(_MEMBER_STATUSES)}, not {status!r}")
+        self._group_members(chat_id)[user["id"]] = _member(user, status)
+        self._users[user["id"]] = user
+
+    def remove_member(self, chat_id: int, user_id: int) -> None:
+        """The user leaves the group: getChatMember says "left" from now on."""
+        self._group_members(chat_id).pop(user_id, None)
+
+    def _group_members(self, chat_id: int) -> dict[int, Json]:
+        if chat_id not in self._members:
+            raise ValueError(f"chat {chat_id} is not a group the fake knows")
+        return self._members[chat_id]
+
+    def _join(self, chat: Json, user: Json) -> None:
+        """Someone active in a group is a member of it; an administrator stays one."""
+        self._users[user["id"]] = user
+        if chat["type"] != "private":
+            self._members[chat["id"]].setdefault(user["id"], _member(user, "member"))
 
     # --- driving the user side ---
 
@@ -605,6 +904,7 @@ class FakeTelegram:
     ) -> Json:
         """A user's message: stored in the chat's history and queued as an update."""
         self._register(chat)
+        self._join(chat, from_user)
         reply = None
         if reply_to is not None:
             reply = self._find(chat["id"], reply_to)
@@ -618,6 +918,26 @@ class FakeTelegram:
         message = self._store(chat["id"], from_user, fields, reply=reply, thread_id=thread_id)
         self.queue_update({"message": _public(message)})
         return message
+
+    def press(self, chat_id: int, message_id: int, user: Json, data: str) -> str:
+        """The user presses the message's inline button with this callback_data.
+
+        Queues a callback_query update and returns its id, for answerCallbackQuery.
+        """
+        message = self._find(chat_id, message_id)
+        if message is None:
+            raise ValueError(f"no message {message_id} in chat {chat_id} to press a button of")
+        if not any(button.get("callback_data") == data for button in _buttons(message)):
+            raise ValueError(f"message {message_id} in chat {chat_id} has no button {data!r}")
+        self._join(self._chats[chat_id], user)
+        query_id = str(next(_query_ids))
+        self._open_queries.add(query_id)
+        # chat_instance names the chat the same way in every query from it.
+        instance = self._chat_instances.setdefault(chat_id, str(random.randrange(10**18, 10**19)))
+        query: Json = {"id": query_id, "from": user, "message": _public(message)}
+        query |= {"chat_instance": instance, "data": data}
+        self.queue_update({"callback_query": query})
+        return query_id
 
     def queue_update(self, update: Json) -> int:
         update = dict(update)
@@ -639,6 +959,17 @@ class FakeTelegram:
 
     def pending_updates(self) -> list[Json]:
         return list(self._updates)
+
+    def file_bytes(self, file_id: str) -> bytes:
+        """The bytes uploaded for a file (any size of an uploaded photo gives the original)."""
+        return self._files[file_id]
+
+    def commands(self, scope: Json | None = None, language_code: str = "") -> list[str]:
+        """Names of the commands set for exactly this scope (None: default) and language."""
+        return [
+            command["command"]
+            for command in self._commands.get((_scope_key(scope), language_code), [])
+        ]
 
     def sends(self, chat_id: int) -> list[float]:
         """time.monotonic() of each accepted message sent to the chat (an album counts each)."""
@@ -707,7 +1038,12 @@ class FakeTelegram:
 
     async def _handle(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
-        params = await _read_params(request)
+        try:
+            params = await _read_params(request)
+        except web.HTTPRequestEntityTooLarge:
+            self.requests.append((method, {}))
+            self.request_times.append(time.monotonic())
+            return _error_response(ApiError(413, "Request Entity Too Large"))
         self.requests.append((method, params))
         self.request_times.append(time.monotonic())
         try:
@@ -814,9 +1150,9 @@ class FakeTelegram:
 
     def _bot_message(self, chat_id: int, params: Json, fields: Json) -> Json:
         """Store a message the bot sends; returns it as Telegram would."""
+        markup = _inline_markup(params)
         reply = self._reply_target(chat_id, params)
-        markup = params.get("reply_markup")
-        if isinstance(markup, dict) and "inline_keyboard" in markup:
+        if markup is not None:
             # Telegram echoes only inline keyboards back in the Message.
             fields["reply_markup"] = markup
         thread_id = params.get("message_thread_id")
@@ -841,12 +1177,47 @@ class FakeTelegram:
         commands = params.get("commands")
         if not isinstance(commands, list):
             raise _bad_request('parameter "commands" is required')
+        if len(commands) > _MAX_COMMANDS:
+            raise _bad_request("BOT_COMMANDS_TOO_MUCH")
         for command in commands:
             if not _COMMAND_RE.fullmatch(str(command.get("command", ""))):
                 raise _bad_request("BOT_COMMAND_INVALID")
             if not 1 <= len(command.get("description", "")) <= 256:
                 raise _bad_request("BOT_COMMAND_DESCRIPTION_INVALID")
+        key = self._commands_key(params)
+        kept = [{"command": c["command"], "description": c["description"]} for c in commands]
+        self._commands[key] = kept
         return True
+
+    async def _delete_my_commands(self, params: Json) -> bool:
+        self._commands.pop(self._commands_key(params), None)
+        return True
+
+    async def _get_my_commands(self, params: Json) -> list[Json]:
+        # Only the exact scope's commands: Telegram does not fall back to wider scopes here.
+        return copy.deepcopy(self._commands.get(self._commands_key(params), []))
+
+    def _commands_key(self, params: Json) -> tuple[str, str]:
+        scope = params.get("scope") or {"type": "default"}
+        if not isinstance(scope, dict):
+            raise _bad_request("can't parse BotCommandScope JSON object")
+        if scope.get("type") not in _SCOPE_TYPES:
+            raise _bad_request("can't parse BotCommandScope: Unsupported type specified")
+        scope = dict(scope)
+        if scope["type"] in _CHAT_SCOPES:
+            scope["chat_id"] = self._chat_id(
+                {"chat_id": _normalise("chat_id", scope.get("chat_id"))}
+            )
+        if scope["type"] == "chat_member":
+            if self._chats[scope["chat_id"]]["type"] == "private":
+                raise _bad_request("PEER_ID_INVALID")
+            scope["user_id"] = self._user(_normalise("user_id", scope.get("user_id")))["id"]
+        return _scope_key(scope), str(params.get("language_code") or "")
+
+    def _user(self, user_id: Any) -> Json:
+        if not isinstance(user_id, int) or user_id not in self._users:
+            raise _bad_request("user not found")
+        return self._users[user_id]
 
     async def _get_updates(self, params: Json) -> list[Json]:
         offset = params.get("offset")
@@ -867,13 +1238,7 @@ class FakeTelegram:
 
     async def _send_message(self, params: Json) -> Json:
         chat_id = self._chat_id(params)
-        fields = _formatted(params, "text", "entities")
-        text = fields.get("text", "")
-        if not text.strip():
-            raise _bad_request("message text is empty")
-        if len(text) > 4096:
-            raise _bad_request("message is too long")
-        return self._bot_message(chat_id, params, fields)
+        return self._bot_message(chat_id, params, _message_text(params))
 
     async def _copy_message(self, params: Json) -> Json:
         chat_id = self._chat_id(params)
@@ -904,3 +1269,103 @@ class FakeTelegram:
             )
             messages.append(_public(stored))
         return messages
+
+    async def _send_photo(self, params: Json) -> Json:
+        chat_id = self._chat_id(params)
+        source = _input_file(params, "photo")
+        if isinstance(source, Upload):
+            _check_upload_size(source, _MAX_PHOTO_BYTES, photo=True)
+            sizes = _photo_sizes(*_image_size(source.data), len(source.data))
+        else:
+            sizes = copy.deepcopy(self._known_input("photo", source))
+        fields: Json = {"photo": sizes} | _caption(params)
+        if params.get("has_spoiler"):
+            fields["has_media_spoiler"] = True
+        if params.get("show_caption_above_media"):
+            fields["show_caption_above_media"] = True
+        message = self._bot_message(chat_id, params, fields)
+        if isinstance(source, Upload):
+            self._files |= {size["file_id"]: source.data for size in sizes}
+        return message
+
+    async def _send_document(self, params: Json) -> Json:
+        chat_id = self._chat_id(params)
+        source = _input_file(params, "document")
+        if isinstance(source, Upload):
+            _check_upload_size(source, _MAX_UPLOAD_BYTES, photo=False)
+            document = _uploaded_document(source)
+        else:
+            document = copy.deepcopy(self._known_input("document", source))
+        message = self._bot_message(chat_id, params, {"document": document} | _caption(params))
+        if isinstance(source, Upload):
+            self._files[document["file_id"]] = source.data
+        return message
+
+    def _known_input(self, kind: str, file_id: str) -> Any:
+        """What a file id sent instead of an upload stands for; the fake fetches no URLs."""
+        if file_id.startswith(("http://", "https://")):
+            raise _bad_request("failed to get HTTP URL content")
+        known = self._known_file(kind, file_id)
+        if known is None:
+            raise _bad_request("wrong file identifier/HTTP URL specified")
+        return known
+
+    async def _edit_message_text(self, params: Json) -> Json:
+        message = self._editable(params)
+        fields = _message_text(params)
+        if "text" not in message:
+            raise _bad_request("there is no text in the message to edit")
+        changes = {key: fields.get(key) for key in ("text", "entities", "_html")}
+        # No reply_markup in an edit removes the keyboard, as in Telegram.
+        return self._edit(message, changes | {"reply_markup": _inline_markup(params)})
+
+    async def _edit_message_reply_markup(self, params: Json) -> Json:
+        message = self._editable(params)
+        return self._edit(message, {"reply_markup": _inline_markup(params)})
+
+    def _editable(self, params: Json) -> Json:
+        """The bot's own message an edit request names."""
+        chat_id = self._chat_id(params)
+        if params.get("message_id") in (None, ""):
+            raise _bad_request("message identifier is not specified")
+        message = self._find(chat_id, params["message_id"])
+        if message is None:
+            raise _bad_request("message to edit not found")
+        if message["from"]["id"] != self.bot_user["id"]:
+            raise _bad_request("message can't be edited")
+        return message
+
+    def _edit(self, message: Json, changes: Json) -> Json:
+        """Apply changes (None removes a field) unless they change nothing Telegram shows."""
+        shown = [key for key in changes if not key.startswith("_")]
+        if all(message.get(key) == changes[key] for key in shown):
+            raise _bad_request(_NOT_MODIFIED)
+        for key, value in changes.items():
+            if value is None:
+                message.pop(key, None)
+            else:
+                message[key] = value
+        message["edit_date"] = int(time.time())
+        public: Json = _public(message)
+        return public
+
+    async def _answer_callback_query(self, params: Json) -> bool:
+        query_id = str(params.get("callback_query_id") or "")
+        if query_id not in self._open_queries:
+            raise _bad_request(_QUERY_TOO_OLD)
+        if len(str(params.get("text") or "")) > _MAX_ANSWER_TEXT:
+            raise _bad_request("MESSAGE_TOO_LONG")
+        self._open_queries.remove(query_id)
+        self.callback_answers[query_id] = dict(params)
+        return True
+
+    async def _get_chat_member(self, params: Json) -> Json:
+        chat = self._chats[self._chat_id(params)]
+        user = self._user(params.get("user_id"))
+        if chat["type"] == "private":
+            # A private chat holds its user and the bot.
+            inside = user["id"] in (chat["id"], self.bot_user["id"])
+            return _member(user, "member" if inside else "left")
+        member = self._members[chat["id"]].get(user["id"]) or _member(user, "left")
+        public: Json = _public(member)
+        return public

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import math
+import struct
 import time
+import zlib
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -15,6 +17,7 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import (
     TelegramBadRequest,
+    TelegramEntityTooLarge,
     TelegramForbiddenError,
     TelegramNetworkError,
     TelegramRetryAfter,
@@ -23,6 +26,15 @@ from aiogram.exceptions import (
 )
 from aiogram.types import (
     BotCommand,
+    BotCommandScopeAllGroupChats,
+    BotCommandScopeChat,
+    BotCommandScopeChatMember,
+    BufferedInputFile,
+    CallbackQuery,
+    ChatMemberAdministrator,
+    ChatMemberLeft,
+    ChatMemberMember,
+    ChatMemberOwner,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     InputMediaDocument,
@@ -33,12 +45,14 @@ from aiogram.types import (
     MessageId,
     ReplyParameters,
 )
+from pydantic import BaseModel
 
 from tests.fake_telegram import (
     GLOBAL_LIMIT,
     GROUP_LIMIT,
     PRIVATE_LIMIT,
     FakeTelegram,
+    Upload,
     dice,
     document,
     location,
@@ -779,3 +793,553 @@ async def test_copy_message_caption_too_long(fake: FakeTelegram, bot: Bot) -> No
 
     [copied] = fake.bot_messages(STAFF_ID)
     assert copied["caption"] == "x" * 1024
+
+
+# --- the staff workspace: inline keyboards, callback queries, edits ---
+
+BOB_ID = 2002
+
+
+def same(first: BaseModel | None, second: BaseModel | None) -> bool:
+    """Equal content: aiogram objects also carry the bot they came through, so == fails."""
+    return first is not None and second is not None and first.model_dump() == second.model_dump()
+
+
+def keyboard(*data: str) -> InlineKeyboardMarkup:
+    """One row of callback buttons, each labelled with its data."""
+    buttons = [InlineKeyboardButton(text=item, callback_data=item) for item in data]
+    return InlineKeyboardMarkup(inline_keyboard=[buttons])
+
+
+async def test_press_queues_callback_query(fake: FakeTelegram, bot: Bot) -> None:
+    fake.group_chat(STAFF_ID)
+    alice = fake.user(ALICE_ID, username="alice")
+    card = await bot.send_message(STAFF_ID, "Ticket #7", reply_markup=keyboard("take:7", "close:7"))
+
+    query_id = fake.press(STAFF_ID, card.message_id, alice, "close:7")
+
+    [raw] = fake.pending_updates()
+    assert raw["callback_query"]["id"] == query_id
+    assert raw["callback_query"]["message"] == fake.bot_messages(STAFF_ID)[0]
+    [update] = await bot.get_updates()
+    query = update.callback_query
+    assert isinstance(query, CallbackQuery)
+    assert (query.id, query.data, query.from_user.id) == (query_id, "close:7", ALICE_ID)
+    assert isinstance(query.message, Message) and query.message.message_id == card.message_id
+    assert same(query.message.reply_markup, card.reply_markup)
+    assert query.chat_instance
+    second = fake.press(STAFF_ID, card.message_id, alice, "take:7")
+    assert second != query_id
+    assert fake.pending_updates()[-1]["callback_query"]["chat_instance"] == query.chat_instance
+    # Pressing a button in the group makes the presser a member of it.
+    assert (await bot.get_chat_member(STAFF_ID, ALICE_ID)).status == "member"
+
+
+async def test_press_refuses_what_cannot_be_pressed(fake: FakeTelegram, bot: Bot) -> None:
+    staff = fake.group_chat(STAFF_ID)
+    alice = fake.user(ALICE_ID)
+    card = await bot.send_message(STAFF_ID, "Ticket #7", reply_markup=keyboard("close:7"))
+    plain = fake.send(staff, alice, "no keyboard here")
+
+    with pytest.raises(ValueError, match="no message 99"):
+        fake.press(STAFF_ID, 99, alice, "close:7")
+    with pytest.raises(ValueError, match="no button 'take:7'"):
+        fake.press(STAFF_ID, card.message_id, alice, "take:7")
+    with pytest.raises(ValueError, match="no button"):
+        fake.press(STAFF_ID, plain["message_id"], alice, "close:7")
+    # The keyboard as edited last is what can be pressed.
+    await bot.edit_message_reply_markup(
+        chat_id=STAFF_ID, message_id=card.message_id, reply_markup=keyboard("reopen:7")
+    )
+    with pytest.raises(ValueError, match="no button 'close:7'"):
+        fake.press(STAFF_ID, card.message_id, alice, "close:7")
+    fake.press(STAFF_ID, card.message_id, alice, "reopen:7")
+    assert len(fake.pending_updates()) == 2  # alice's message and the one good press
+
+
+async def test_answer_callback_query_once(fake: FakeTelegram, bot: Bot) -> None:
+    fake.group_chat(STAFF_ID)
+    alice = fake.user(ALICE_ID)
+    card = await bot.send_message(STAFF_ID, "Ticket #7", reply_markup=keyboard("close:7"))
+    query_id = fake.press(STAFF_ID, card.message_id, alice, "close:7")
+
+    with pytest.raises(TelegramBadRequest, match="MESSAGE_TOO_LONG"):
+        await bot.answer_callback_query(query_id, text="x" * 201)
+    assert await bot.answer_callback_query(query_id, text="x" * 200, show_alert=True)
+    with pytest.raises(TelegramBadRequest, match="query is too old") as error:
+        await bot.answer_callback_query(query_id, text="again")
+    with pytest.raises(TelegramBadRequest, match="query ID is invalid"):
+        await bot.answer_callback_query("12345")
+
+    assert error.value.message == (
+        "Bad Request: query is too old and response timeout expired or query ID is invalid"
+    )
+    assert list(fake.callback_answers) == [query_id]
+    answer = fake.callback_answers[query_id]
+    assert (answer["text"], answer["show_alert"]) == ("x" * 200, True)
+
+
+async def test_answer_callback_query_is_not_flood_limited(
+    limited: FakeTelegram, limited_bot: Bot
+) -> None:
+    alice = limited.user(ALICE_ID)
+    menu = await limited_bot.send_message(ALICE_ID, "menu", reply_markup=keyboard("a"))
+    query_id = limited.press(ALICE_ID, menu.message_id, alice, "a")
+
+    # The private chat's window is full, yet the answer goes through.
+    assert await limited_bot.answer_callback_query(query_id)
+    assert limited.too_many_requests == []
+    assert len(limited.sends(ALICE_ID)) == 1
+
+
+async def test_edit_message_reply_markup(fake: FakeTelegram, bot: Bot) -> None:
+    staff = fake.group_chat(STAFF_ID)
+    alice = fake.user(ALICE_ID)
+    card = await bot.send_message(STAFF_ID, "Ticket #7", reply_markup=keyboard("take:7"))
+    mine = fake.send(staff, alice, "customer text")
+    mid = card.message_id
+
+    edited = await bot.edit_message_reply_markup(
+        chat_id=STAFF_ID, message_id=mid, reply_markup=keyboard("close:7")
+    )
+    with pytest.raises(TelegramBadRequest, match="message is not modified") as error:
+        await bot.edit_message_reply_markup(
+            chat_id=STAFF_ID, message_id=mid, reply_markup=keyboard("close:7")
+        )
+    removed = await bot.edit_message_reply_markup(chat_id=STAFF_ID, message_id=mid)
+    with pytest.raises(TelegramBadRequest, match="message is not modified"):
+        await bot.edit_message_reply_markup(chat_id=STAFF_ID, message_id=mid)
+    with pytest.raises(TelegramBadRequest, match="message is not modified"):
+        await bot.edit_message_reply_markup(
+            chat_id=STAFF_ID,
+            message_id=mid,
+            reply_markup=InlineKeyboardMarkup(inline_keyboard=[[]]),
+        )
+    with pytest.raises(TelegramBadRequest, match="message can't be edited"):
+        await bot.edit_message_reply_markup(
+            chat_id=STAFF_ID, message_id=mine["message_id"], reply_markup=keyboard("x")
+        )
+    with pytest.raises(TelegramBadRequest, match="message to edit not found"):
+        await bot.edit_message_reply_markup(chat_id=STAFF_ID, message_id=99)
+
+    assert "specified new message content and reply markup are exactly the same" in (
+        error.value.message
+    )
+    assert isinstance(edited, Message) and same(edited.reply_markup, keyboard("close:7"))
+    assert edited.edit_date is not None and edited.text == "Ticket #7"
+    assert isinstance(removed, Message) and removed.reply_markup is None
+    stored = fake.bot_messages(STAFF_ID)[0]
+    assert "reply_markup" not in stored and stored["edit_date"]
+    assert len(fake.sends(STAFF_ID)) == 3  # the card and the two accepted edits
+
+
+async def test_edit_message_text(fake: FakeTelegram, bot: Bot) -> None:
+    fake.group_chat(STAFF_ID)
+    card = await bot.send_message(STAFF_ID, "Ticket #7", reply_markup=keyboard("take:7"))
+    mid = card.message_id
+
+    edited = await bot.edit_message_text(
+        "<b>Ticket #7</b> taken",
+        chat_id=STAFF_ID,
+        message_id=mid,
+        parse_mode="HTML",
+        reply_markup=keyboard("close:7"),
+    )
+    with pytest.raises(TelegramBadRequest, match="message is not modified"):
+        await bot.edit_message_text(
+            "<b>Ticket #7</b> taken",
+            chat_id=STAFF_ID,
+            message_id=mid,
+            parse_mode="HTML",
+            reply_markup=keyboard("close:7"),
+        )
+    # Same text without the keyboard is a change: an edit without reply_markup removes it.
+    unkeyed = await bot.edit_message_text(
+        "<b>Ticket #7</b> taken", chat_id=STAFF_ID, message_id=mid, parse_mode="HTML"
+    )
+    plain = await bot.edit_message_text("Ticket #7 taken", chat_id=STAFF_ID, message_id=mid)
+    for text, reason in [("", "message text is empty"), ("x" * 4097, "message is too long")]:
+        with pytest.raises(TelegramBadRequest, match=reason):
+            await bot.edit_message_text(text, chat_id=STAFF_ID, message_id=mid)
+
+    assert isinstance(edited, Message) and edited.text == "Ticket #7 taken"
+    assert edited.entities is not None and [e.type for e in edited.entities] == ["bold"]
+    assert same(edited.reply_markup, keyboard("close:7"))
+    assert isinstance(unkeyed, Message) and unkeyed.reply_markup is None
+    assert isinstance(plain, Message) and plain.entities is None
+    assert fake.bot_messages(STAFF_ID)[0]["text"] == "Ticket #7 taken"
+
+
+async def test_edit_message_text_of_a_photo(fake: FakeTelegram, bot: Bot) -> None:
+    fake.group_chat(STAFF_ID)
+    chart = await bot.send_photo(STAFF_ID, BufferedInputFile(png(2, 2), "chart.png"))
+
+    with pytest.raises(TelegramBadRequest, match="there is no text in the message to edit"):
+        await bot.edit_message_text("x", chat_id=STAFF_ID, message_id=chart.message_id)
+
+
+@pytest.mark.parametrize(
+    ("button", "reason"),
+    [
+        (InlineKeyboardButton(text="Close"), "Text buttons are unallowed in the inline keyboard"),
+        (InlineKeyboardButton(text="Close", callback_data=""), "Text buttons are unallowed"),
+        (InlineKeyboardButton(text="", callback_data="close:7"), "Text must be non-empty"),
+        (
+            InlineKeyboardButton(text="Close", callback_data="c", url="https://x.org"),
+            "can't parse inline keyboard button: exactly one of url, callback_data",
+        ),
+        (InlineKeyboardButton(text="Close", callback_data="é" * 33), "BUTTON_DATA_INVALID"),
+    ],
+)
+async def test_inline_keyboard_is_checked(
+    fake: FakeTelegram, bot: Bot, button: InlineKeyboardButton, reason: str
+) -> None:
+    alice = fake.user(ALICE_ID)
+    fake.group_chat(STAFF_ID)
+    fake.send(fake.private_chat(alice), alice, "hello")
+    card = await bot.send_message(STAFF_ID, "Ticket #7", reply_markup=keyboard("take:7"))
+    bad = InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(text="ok", url="x.org")]])
+    bad.inline_keyboard.append([button])
+    photo_file = BufferedInputFile(png(2, 2), "chart.png")
+    csv_file = BufferedInputFile(b"a,b\n", "t.csv")
+    mid = card.message_id
+
+    sends = [
+        bot.send_message(STAFF_ID, "x", reply_markup=bad),
+        bot.copy_message(STAFF_ID, ALICE_ID, 1, reply_markup=bad),
+        bot.send_photo(STAFF_ID, photo_file, reply_markup=bad),
+        bot.send_document(STAFF_ID, csv_file, reply_markup=bad),
+        bot.edit_message_reply_markup(chat_id=STAFF_ID, message_id=mid, reply_markup=bad),
+        bot.edit_message_text("y", chat_id=STAFF_ID, message_id=mid, reply_markup=bad),
+    ]
+    for send in sends:
+        with pytest.raises(TelegramBadRequest, match=reason):
+            await send
+
+    assert fake.bot_messages(STAFF_ID) == [fake.history(STAFF_ID)[0]]
+    assert fake.bot_messages(STAFF_ID)[0]["reply_markup"] == keyboard("take:7").model_dump(
+        exclude_none=True
+    )
+    assert len(fake.sends(STAFF_ID)) == 1
+
+
+async def test_callback_data_of_64_bytes_is_fine(fake: FakeTelegram, bot: Bot) -> None:
+    fake.group_chat(STAFF_ID)
+    data = "é" * 32
+    card = await bot.send_message(STAFF_ID, "x", reply_markup=keyboard(data))
+    assert same(card.reply_markup, keyboard(data))
+
+
+async def test_callback_query_through_dispatcher(fake: FakeTelegram, bot: Bot) -> None:
+    dispatcher = Dispatcher()
+
+    @dispatcher.callback_query()
+    async def close(query: CallbackQuery) -> None:
+        assert isinstance(query.message, Message)
+        await query.message.edit_reply_markup(reply_markup=None)
+        await query.answer("Closed")
+
+    fake.group_chat(STAFF_ID)
+    alice = fake.user(ALICE_ID)
+    card = await bot.send_message(STAFF_ID, "Ticket #7", reply_markup=keyboard("close:7"))
+    polling = asyncio.create_task(
+        dispatcher.start_polling(bot, handle_signals=False, close_bot_session=False)
+    )
+    query_id = fake.press(STAFF_ID, card.message_id, alice, "close:7")
+    await fake.wait_for(lambda: query_id in fake.callback_answers)
+    await dispatcher.stop_polling()
+    await asyncio.wait_for(polling, 5)
+
+    assert fake.callback_answers[query_id]["text"] == "Closed"
+    assert "reply_markup" not in fake.bot_messages(STAFF_ID)[0]
+
+
+# --- sendPhoto and sendDocument uploads ---
+
+
+def png(width: int, height: int) -> bytes:
+    """A valid greyscale PNG of the given size."""
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        crc = zlib.crc32(kind + body)
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", crc)
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    rows = b"".join(b"\x00" + b"\x80" * width for _ in range(height))  # filter byte + pixels
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
+
+
+def jpeg(width: int, height: int) -> bytes:
+    """The segments of a JPEG up to its frame header: enough to know its size."""
+    app0 = b"\xff\xe0" + struct.pack(">H", 16) + b"JFIF\x00" + bytes(9)
+    frame = b"\xff\xc0" + struct.pack(">HBHHB", 11, 8, height, width, 1) + b"\x01\x11\x00"
+    return b"\xff\xd8" + app0 + frame + b"\xff\xd9"
+
+
+TOO_BIG_PNG = png(2, 2) + bytes(10 * 1024 * 1024)
+
+
+async def test_send_photo_upload(fake: FakeTelegram, bot: Bot) -> None:
+    alice = fake.user(ALICE_ID)
+    staff = fake.group_chat(STAFF_ID)
+    fake.send(staff, alice, "/stats")
+    data = png(3, 2)
+
+    chart = await bot.send_photo(
+        STAFF_ID,
+        BufferedInputFile(data, "stats.png"),
+        caption="<b>Tickets</b> this week",
+        parse_mode="HTML",
+        reply_parameters=ReplyParameters(message_id=1),
+        reply_markup=keyboard("week", "month"),
+    )
+
+    assert chart.photo is not None
+    [size] = chart.photo
+    assert (size.width, size.height, size.file_size) == (3, 2, len(data))
+    assert fake.file_bytes(size.file_id) == data
+    assert chart.caption == "Tickets this week"
+    assert chart.caption_entities and chart.caption_entities[0].type == "bold"
+    assert chart.reply_to_message and chart.reply_to_message.text == "/stats"
+    assert same(chart.reply_markup, keyboard("week", "month"))
+    _, params = fake.requests[-1]
+    assert params["photo"].startswith("attach://")
+    upload = params[params["photo"].removeprefix("attach://")]
+    assert isinstance(upload, Upload) and upload.filename == "stats.png"
+    with pytest.raises(KeyError):
+        fake.file_bytes("PHOTO-FILE-UNKNOWN")
+
+
+async def test_send_photo_sizes_and_file_id(fake: FakeTelegram, bot: Bot) -> None:
+    alice = fake.user(ALICE_ID)
+    fake.group_chat(STAFF_ID)
+    data = jpeg(1600, 1200)
+
+    chart = await bot.send_photo(STAFF_ID, BufferedInputFile(data, "big.jpg"))
+    assert chart.photo is not None
+    again = await bot.send_photo(ALICE_ID, chart.photo[-1].file_id, caption="again")
+    copied = await bot.copy_message(ALICE_ID, STAFF_ID, chart.message_id)
+    with pytest.raises(TelegramBadRequest, match="wrong file identifier"):
+        await bot.send_photo(STAFF_ID, "PHOTO-NOBODY-SENT")
+
+    assert [(p.width, p.height) for p in chart.photo] == [
+        (90, 68),
+        (320, 240),
+        (800, 600),
+        (1280, 960),
+        (1600, 1200),
+    ]
+    assert len({p.file_id for p in chart.photo}) == 5
+    assert again.photo and [p.file_id for p in again.photo] == [p.file_id for p in chart.photo]
+    assert again.caption == "again"
+    _, copy = fake.history(ALICE_ID)[-2:]
+    assert copy["message_id"] == copied.message_id
+    assert copy["photo"] == fake.history(STAFF_ID)[0]["photo"]
+    assert fake.file_bytes(copy["photo"][-1]["file_id"]) == data
+    assert alice["id"] == ALICE_ID
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (b"hello, not an image", "IMAGE_PROCESS_FAILED"),
+        (png(2, 2)[:29] + b"\x00\x00\x00\x00" + png(2, 2)[33:], "IMAGE_PROCESS_FAILED"),
+        (png(0, 2), "IMAGE_PROCESS_FAILED"),
+        (jpeg(2100, 100), "PHOTO_INVALID_DIMENSIONS"),
+        (b"", "file must be non-empty"),
+        (
+            TOO_BIG_PNG,
+            f"file of size {len(TOO_BIG_PNG)} bytes is too big for a photo; "
+            "the maximum size is 10485760 bytes",
+        ),
+    ],
+)
+async def test_send_photo_refuses(fake: FakeTelegram, bot: Bot, data: bytes, reason: str) -> None:
+    fake.group_chat(STAFF_ID)
+    with pytest.raises(TelegramBadRequest, match=reason):
+        await bot.send_photo(STAFF_ID, BufferedInputFile(data, "x.png"))
+    assert fake.history(STAFF_ID) == []
+    assert fake.sends(STAFF_ID) == []
+
+
+async def test_send_photo_caption_too_long(fake: FakeTelegram, bot: Bot) -> None:
+    fake.group_chat(STAFF_ID)
+    with pytest.raises(TelegramBadRequest, match="message caption is too long"):
+        await bot.send_photo(STAFF_ID, BufferedInputFile(png(2, 2), "x.png"), caption="x" * 1025)
+    assert fake.history(STAFF_ID) == []
+
+
+async def test_send_document_csv(fake: FakeTelegram, bot: Bot) -> None:
+    fake.user(ALICE_ID)
+    fake.group_chat(STAFF_ID)
+    data = "id,subject\n7,Printer on fire\n8,Café closed\n".encode()
+
+    export = await bot.send_document(
+        STAFF_ID, BufferedInputFile(data, "tickets.csv"), caption="2 tickets"
+    )
+    assert export.document is not None
+    again = await bot.send_document(ALICE_ID, export.document.file_id)
+    await bot.copy_message(ALICE_ID, STAFF_ID, export.message_id, caption="copied")
+    with pytest.raises(TelegramBadRequest, match="wrong file identifier"):
+        await bot.send_document(STAFF_ID, "DOCUMENT-NOBODY-SENT")
+
+    document = export.document
+    assert (document.file_name, document.mime_type) == ("tickets.csv", "text/csv")
+    assert document.file_size == len(data) and export.caption == "2 tickets"
+    assert fake.file_bytes(document.file_id) == data
+    assert again.document and same(again.document, document)
+    copy = fake.history(ALICE_ID)[-1]
+    assert copy["document"]["file_id"] == document.file_id and copy["caption"] == "copied"
+
+
+async def test_send_document_keeps_a_specific_content_type(fake: FakeTelegram) -> None:
+    fake.group_chat(STAFF_ID)
+    form = aiohttp.FormData()
+    form.add_field("chat_id", str(STAFF_ID))
+    form.add_field("document", b"{}", filename="export", content_type="application/x-tgdesk")
+
+    status, body = await raw_call(fake, f"/bot{fake.token}/sendDocument", data=form)
+
+    assert status == 200
+    result = body["result"]
+    assert isinstance(result, dict)
+    assert result["document"]["mime_type"] == "application/x-tgdesk"
+    assert result["document"]["file_name"] == "export"
+
+
+async def test_send_document_limits(fake: FakeTelegram, bot: Bot) -> None:
+    fake.group_chat(STAFF_ID)
+    with pytest.raises(TelegramBadRequest, match="file must be non-empty"):
+        await bot.send_document(STAFF_ID, BufferedInputFile(b"", "empty.csv"))
+    with pytest.raises(TelegramEntityTooLarge, match="Request Entity Too Large"):
+        await bot.send_document(STAFF_ID, BufferedInputFile(bytes(50 * 1024 * 1024 + 1), "a.csv"))
+    with pytest.raises(TelegramEntityTooLarge, match="Request Entity Too Large"):
+        await bot.send_document(STAFF_ID, BufferedInputFile(bytes(60 * 1024 * 1024), "b.csv"))
+    with pytest.raises(TelegramBadRequest, match="there is no document in the request"):
+        await bot.send_document(STAFF_ID, "")
+    assert fake.history(STAFF_ID) == []
+    big = await bot.send_document(STAFF_ID, BufferedInputFile(bytes(50 * 1024 * 1024), "c.bin"))
+    assert big.document and big.document.file_size == 50 * 1024 * 1024
+
+
+# --- getChatMember ---
+
+
+async def test_get_chat_member(fake: FakeTelegram, bot: Bot) -> None:
+    staff = fake.group_chat(STAFF_ID)
+    alice = fake.user(ALICE_ID)
+    bob = fake.user(BOB_ID, "Bob")
+    owner = fake.user(3003, "Olga")
+    admin = {"id": 4004, "is_bot": False, "first_name": "Adam"}
+    fake.send(staff, alice, "hi")
+    fake.add_member(STAFF_ID, owner, "creator")
+    fake.add_member(STAFF_ID, admin, "administrator")
+
+    member = await bot.get_chat_member(STAFF_ID, ALICE_ID)
+    outsider = await bot.get_chat_member(STAFF_ID, BOB_ID)
+    creator = await bot.get_chat_member(STAFF_ID, 3003)
+    administrator = await bot.get_chat_member(STAFF_ID, 4004)
+    itself = await bot.get_chat_member(STAFF_ID, fake.bot_user["id"])
+    with pytest.raises(TelegramBadRequest, match="user not found"):
+        await bot.get_chat_member(STAFF_ID, 999)
+    with pytest.raises(TelegramBadRequest, match="chat not found"):
+        await bot.get_chat_member(-100999, ALICE_ID)
+
+    assert isinstance(member, ChatMemberMember) and member.user.id == ALICE_ID
+    assert isinstance(outsider, ChatMemberLeft) and outsider.user.first_name == bob["first_name"]
+    assert isinstance(creator, ChatMemberOwner) and not creator.is_anonymous
+    assert isinstance(administrator, ChatMemberAdministrator)
+    assert administrator.can_manage_chat and administrator.user.first_name == "Adam"
+    assert isinstance(itself, ChatMemberMember)
+
+
+async def test_membership_changes(fake: FakeTelegram, bot: Bot) -> None:
+    staff = fake.group_chat(STAFF_ID)
+    alice = fake.user(ALICE_ID)
+    fake.add_member(STAFF_ID, alice, "administrator")
+    fake.send(staff, alice, "still an administrator after speaking")
+    assert (await bot.get_chat_member(STAFF_ID, ALICE_ID)).status == "administrator"
+
+    fake.remove_member(STAFF_ID, ALICE_ID)
+    assert (await bot.get_chat_member(STAFF_ID, ALICE_ID)).status == "left"
+    fake.send(staff, alice, "back")
+    assert (await bot.get_chat_member(STAFF_ID, ALICE_ID)).status == "member"
+    # In a private chat, its user and the bot are members and nobody else is.
+    fake.user(BOB_ID, "Bob")
+    assert (await bot.get_chat_member(ALICE_ID, ALICE_ID)).status == "member"
+    assert (await bot.get_chat_member(ALICE_ID, BOB_ID)).status == "left"
+
+    with pytest.raises(ValueError, match="status must be one of"):
+        fake.add_member(STAFF_ID, alice, "owner")
+    with pytest.raises(ValueError, match="not a group"):
+        fake.add_member(ALICE_ID, alice)
+    with pytest.raises(ValueError, match="not a group"):
+        fake.remove_member(-100999, ALICE_ID)
+
+
+# --- commands per scope ---
+
+
+async def test_commands_per_scope_and_language(fake: FakeTelegram, bot: Bot) -> None:
+    fake.group_chat(STAFF_ID)
+    fake.user(ALICE_ID)
+    staff_scope = BotCommandScopeChat(chat_id=STAFF_ID)
+    alice_scope = BotCommandScopeChatMember(chat_id=STAFF_ID, user_id=ALICE_ID)
+
+    await bot.set_my_commands([BotCommand(command="start", description="Start")])
+    await bot.set_my_commands([BotCommand(command="start", description="Los")], language_code="de")
+    staff_commands = [
+        BotCommand(command=name, description=name.title()) for name in ("stats", "export")
+    ]
+    await bot.set_my_commands(staff_commands, scope=staff_scope)
+    await bot.set_my_commands([BotCommand(command="mine", description="Mine")], scope=alice_scope)
+
+    assert fake.commands() == ["start"]
+    assert fake.commands({"type": "default"}, "de") == ["start"]
+    assert fake.commands({"type": "chat", "chat_id": STAFF_ID}) == ["stats", "export"]
+    member_scope = {"type": "chat_member", "chat_id": STAFF_ID, "user_id": ALICE_ID}
+    assert fake.commands(member_scope) == ["mine"]
+    assert fake.commands({"type": "all_group_chats"}) == []
+    assert [c.model_dump() for c in await bot.get_my_commands(scope=staff_scope)] == [
+        c.model_dump() for c in staff_commands
+    ]
+    assert await bot.get_my_commands(scope=BotCommandScopeAllGroupChats()) == []
+
+    assert await bot.delete_my_commands(scope=staff_scope)
+    assert fake.commands({"type": "chat", "chat_id": STAFF_ID}) == []
+    assert fake.commands() == ["start"]
+
+
+async def test_command_scopes_are_checked(fake: FakeTelegram, bot: Bot) -> None:
+    fake.group_chat(STAFF_ID)
+    fake.user(ALICE_ID)
+    commands = [BotCommand(command="stats", description="Stats")]
+    cases: list[tuple[BotCommandScopeChat | BotCommandScopeChatMember, str]] = [
+        (BotCommandScopeChat(chat_id=-100999), "chat not found"),
+        (BotCommandScopeChatMember(chat_id=STAFF_ID, user_id=999), "user not found"),
+        (BotCommandScopeChatMember(chat_id=ALICE_ID, user_id=ALICE_ID), "PEER_ID_INVALID"),
+    ]
+    for scope, reason in cases:
+        with pytest.raises(TelegramBadRequest, match=reason):
+            await bot.set_my_commands(commands, scope=scope)
+    many = [BotCommand(command=f"c{n}", description="x") for n in range(101)]
+    with pytest.raises(TelegramBadRequest, match="BOT_COMMANDS_TOO_MUCH"):
+        await bot.set_my_commands(many)
+    await bot.set_my_commands(many[:100])
+    status, body = await raw_call(
+        fake,
+        f"/bot{fake.token}/setMyCommands",
+        json={"commands": [], "scope": {"type": "everyone"}},
+    )
+
+    assert (status, body["description"]) == (
+        400,
+        "Bad Request: can't parse BotCommandScope: Unsupported type specified",
+    )
+    assert len(fake.commands()) == 100
+    assert fake.commands({"type": "chat", "chat_id": -100999}) == []

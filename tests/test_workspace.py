@@ -48,7 +48,7 @@ async def open_ticket(fake: FakeTelegram, text: str = "my parcel is lost") -> Js
 
 async def ticket_row(session_factory: SessionFactory) -> Ticket:
     async with session_factory() as session:
-        return (await session.execute(select(Ticket).order_by(Ticket.id.desc()))).scalars().first()
+        return (await session.scalars(select(Ticket).order_by(Ticket.id.desc()).limit(1))).one()
 
 
 async def last_answer(fake: FakeTelegram, count: int) -> str:
