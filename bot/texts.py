@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from database.models import Customer, Ticket
 
 if TYPE_CHECKING:
-    from services.reports import Stats
+    from services.stats import Stats
 
 
 def ticket_label(prefix: str, number: int) -> str:

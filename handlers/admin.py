@@ -17,6 +17,7 @@ from services.batching import CAPTION_LIMIT, visible_length
 from services.chart import render_chart
 from services.outbox import notify
 from services.staff import parse_ticket_ref, ticket_by_number
+from services.stats import collect_stats
 from services.tickets import ticket_of_message
 
 Clock = Callable[[], datetime]
@@ -26,7 +27,7 @@ EXPORT_MAX_DAYS = 366
 async def on_stats(
     message: Message, session: AsyncSession, settings: Settings, clock: Clock
 ) -> None:
-    stats = await reports.collect_stats(session, now=clock(), zone=settings.zone)
+    stats = await collect_stats(session, now=clock(), zone=settings.zone)
     caption = texts.stats(stats)
     if visible_length(caption) > CAPTION_LIMIT:
         _answer(session, message, caption)

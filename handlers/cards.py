@@ -18,8 +18,9 @@ from bot.settings import Settings
 from database.models import Ticket
 from services import staff
 from services.batching import plain_text
-from services.cards import refresh_card, staff_name
+from services.cards import refresh_card
 from services.lifecycle import Action, NotAllowedError
+from services.people import remember_staff, staff_name
 
 
 async def on_card_button(
@@ -33,7 +34,7 @@ async def on_card_button(
     if ticket is None or callback_data.action not in {"show", *Action}:
         return query.answer(texts.stale_button(), show_alert=True)
     now, prefix = clock(), settings.ticket_prefix
-    await staff.remember_staff(session, query.from_user, now)
+    await remember_staff(session, query.from_user, now)
     # The card may show an older state than the ticket has: pressing it brings it up to date.
     refresh_card(session, ticket, staff_chat_id=settings.staff_chat_id)
     if callback_data.action == "show":

@@ -8,7 +8,7 @@ from aiogram.types import Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.settings import Settings
-from services.staff import remember_staff
+from services.people import remember_staff
 from services.tickets import accept_staff_reply
 
 

@@ -15,9 +15,10 @@ from bot.commands import STAFF_COMMANDS
 from bot.settings import Settings
 from database.models import StaffMember, Ticket
 from services import reports, staff
-from services.cards import display_name, show_card
+from services.cards import show_card
 from services.lifecycle import Action, NotAllowedError
 from services.outbox import notify
+from services.people import display_name, find_staff, remember_staff
 from services.tickets import ticket_of_message
 
 Clock = Callable[[], datetime]
@@ -116,7 +117,7 @@ async def on_anonymous_command(message: Message, session: AsyncSession) -> None:
 async def _remember(session: AsyncSession, message: Message, clock: Clock) -> None:
     """Whoever uses a command is staff: cards and /assign know them by name from now on."""
     assert message.from_user is not None
-    await staff.remember_staff(session, message.from_user, clock())
+    await remember_staff(session, message.from_user, clock())
 
 
 async def _ticket(
@@ -157,7 +158,7 @@ async def _act(
 ) -> None:
     assert message.from_user is not None
     prefix, actor = settings.ticket_prefix, message.from_user
-    await staff.remember_staff(session, actor, now)
+    await remember_staff(session, actor, now)
     try:
         assignee_id = assignee.id if assignee is not None else None
         await staff.act(
@@ -178,7 +179,7 @@ async def _staff_member(
     """Someone seen in the staff chat; an unseen user id is looked up in the chat itself."""
     if not who:
         return None
-    member = await staff.find_staff(session, who)
+    member = await find_staff(session, who)
     if member is not None or not who.isdigit():
         return member
     try:
@@ -187,8 +188,8 @@ async def _staff_member(
         return None
     if found.status in ("left", "kicked"):
         return None
-    await staff.remember_staff(session, found.user, now)
-    return await staff.find_staff(session, who)
+    await remember_staff(session, found.user, now)
+    return await find_staff(session, who)
 
 
 def _answer(

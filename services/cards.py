@@ -18,11 +18,11 @@ from database.models import (
     Customer,
     Delivery,
     DeliveryPurpose,
-    StaffMember,
     Ticket,
     TicketMessage,
     utcnow,
 )
+from services.people import staff_name
 
 # Status changes caused by messages (an answer, the customer writing back) redraw the card
 # a little later, so that the staff chat's budget goes to the messages themselves first.
@@ -68,14 +68,3 @@ async def show_card(
 
 async def card_state(session: AsyncSession, ticket: Ticket) -> CardState:
     return CardState(ticket.id, ticket.status, await staff_name(session, ticket.assignee_id))
-
-
-async def staff_name(session: AsyncSession, user_id: int | None) -> str | None:
-    if user_id is None:
-        return None
-    member = await session.get(StaffMember, user_id)
-    return display_name(member) if member is not None else f"id {user_id}"
-
-
-def display_name(member: StaffMember) -> str:
-    return " ".join(part for part in (member.first_name, member.last_name) if part)

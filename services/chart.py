@@ -5,7 +5,7 @@ import math
 
 from PIL import Image, ImageDraw, ImageFont
 
-from services.reports import DayCount
+from services.stats import DayCount
 
 WIDTH, HEIGHT = 900, 450
 LEFT, RIGHT, TOP, BOTTOM = 50, 20, 70, 45  # margins around the plot

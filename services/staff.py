@@ -3,50 +3,28 @@
 import re
 from datetime import datetime
 
-from aiogram.types import Message, User
-from sqlalchemy import func, select
+from aiogram.types import Message
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import texts
 from bot.settings import Settings
-from database.engine import dialect_insert
 from database.models import (
     Delivery,
     DeliveryPurpose,
     Direction,
-    StaffMember,
     Ticket,
     TicketEvent,
     TicketMessage,
     TicketStatus,
 )
 from services import lifecycle
-from services.cards import refresh_card, staff_name
+from services.cards import refresh_card
 from services.lifecycle import Action, NotAllowedError
+from services.people import staff_name
 
 # What the customer hears when staff finish their ticket.
 _CUSTOMER_NOTICES = {Action.RESOLVE: texts.ticket_resolved, Action.CLOSE: texts.ticket_closed}
-
-
-async def remember_staff(session: AsyncSession, user: User, now: datetime) -> None:
-    """Keep the names of people in the staff chat: cards show them, /assign finds them."""
-    fields = {
-        "first_name": user.first_name,
-        "last_name": user.last_name,
-        "username": user.username,
-        "last_seen_at": now,
-    }
-    statement = dialect_insert(session)(StaffMember).values(id=user.id, **fields)
-    await session.execute(statement.on_conflict_do_update(index_elements=["id"], set_=fields))
-
-
-async def find_staff(session: AsyncSession, handle: str) -> StaffMember | None:
-    """A staff member by @username (case-insensitive) or user id."""
-    if handle.lstrip("-").isdigit():
-        return await session.get(StaffMember, int(handle))
-    username = handle.removeprefix("@").lower()
-    statement = select(StaffMember).where(func.lower(StaffMember.username) == username)
-    return (await session.execute(statement.limit(1))).scalar_one_or_none()
 
 
 async def act(

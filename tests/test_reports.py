@@ -12,16 +12,8 @@ from PIL import Image, ImageColor
 from database.engine import SessionFactory
 from database.models import Customer, StaffMember, Ticket, TicketEvent, TicketMessage
 from services.chart import CREATED, render_chart
-from services.reports import (
-    EXPORT_COLUMNS,
-    DayCount,
-    StaffLine,
-    collect_stats,
-    export_rows,
-    find_tickets,
-    to_csv,
-    transcript,
-)
+from services.reports import EXPORT_COLUMNS, export_rows, find_tickets, to_csv, transcript
+from services.stats import DayCount, StaffLine, collect_stats
 
 # UTC+3 all year: 21:30 UTC on 30 November is already 1 December there.
 ZONE = ZoneInfo("Europe/Moscow")
