@@ -38,11 +38,12 @@ async def accept_customer_message(
     customer, ticket, stored_before = await _customer_state(session, message)
     if stored_before:
         return False
+    returning = customer is not None  # a first-time customer has no ticket to reopen
     customer = refresh_customer(session, customer, message.from_user)
     if customer.is_banned:
         await _store_from_banned(session, message, customer, now)
         return True
-    if ticket is None:
+    if ticket is None and returning:
         ticket = await _reopen_recent(session, customer, settings=settings, now=now)
     if ticket is None:
         ticket = await open_ticket(session, customer, settings=settings, now=now)
