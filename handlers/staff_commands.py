@@ -213,5 +213,5 @@ def build_router() -> Router:
     ]
     for handler, command in commands:
         router.message.register(handler, command, is_person, ~F.from_user.is_bot)
-    router.message.register(on_anonymous_command, Command(*STAFF_COMMANDS), ~F.from_user.is_bot)
+    router.message.register(on_anonymous_command, Command(*STAFF_COMMANDS), F.sender_chat)
     return router

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from database.engine import SessionFactory
 from database.models import Ticket, TicketEvent, TicketMessage
-from tests.conftest import STAFF_CHAT_ID, Dispatch, RunningBot
+from tests.conftest import STAFF_CHAT_ID, Dispatch, RunningBot, staff_texts
 from tests.fake_telegram import FakeTelegram, Json
 
 CUSTOMER_ID = 2001
@@ -347,3 +347,42 @@ async def test_unreadable_button_data_gets_an_answer(
             "This button is out of date. Use /ticket to get a fresh card.",
             True,
         ), data
+
+
+async def test_card_updates_of_one_ticket_coalesce_into_one_edit(
+    fake: FakeTelegram, running: RunningBot
+) -> None:
+    header = await open_ticket(fake)
+    staff, agent = fake.group_chat(STAFF_CHAT_ID), fake.user(9001, "Agent")
+    # The first edit hangs a while; the changes made meanwhile must go out as one edit.
+    fake.fail("editMessageReplyMarkup", error_code=200, delay=1.0)
+    command(fake, staff, agent, "/take 1")
+    await fake.wait_for(lambda: any(m == "editMessageReplyMarkup" for m, _ in fake.requests))
+    for text in ("/hold 1", "/resolve 1", "/reopen 1"):
+        command(fake, staff, agent, text)
+    # The answers waiting meanwhile are joined too, as a ticket's messages are.
+    await fake.wait_for(lambda: "🔄 Reopened: ARG-00001" in "\n".join(staff_texts(fake)))
+    await fake.wait_for(lambda: state_row(fake, header["message_id"]) == "🟢 Open · Agent")
+    await asyncio.sleep(0.3)
+    edits = [m for m, _ in fake.requests if m == "editMessageReplyMarkup"]
+    assert len(edits) == 2
+
+
+async def test_an_anonymous_admin_is_asked_to_use_their_own_account(
+    fake: FakeTelegram, running: RunningBot, session_factory: SessionFactory
+) -> None:
+    header = await open_ticket(fake)
+    staff = fake.group_chat(STAFF_CHAT_ID)
+    anonymous = {
+        "id": 1087968824,
+        "is_bot": True,
+        "first_name": "Group",
+        "username": "GroupAnonymousBot",
+    }
+    command(fake, staff, anonymous, "/take", reply_to=header["message_id"], sender_chat=staff)
+    assert await last_answer(fake, 2) == (
+        "Ticket commands need your own account: turn off “Remain anonymous” to use them."
+    )
+    ticket = await ticket_row(session_factory)
+    assert (ticket.status, ticket.assignee_id) == ("open", None)
+    assert len(fake.bot_messages(CUSTOMER_ID)) == 1  # "/take" was not relayed as an answer
