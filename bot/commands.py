@@ -51,7 +51,7 @@ async def set_menus(bot: Bot, settings: Settings) -> None:
         (BotCommandScopeChat(chat_id=settings.staff_chat_id), STAFF_COMMANDS),
     ]
     for admin_id in settings.admin_ids:
-        menus.append((BotCommandScopeChat(chat_id=admin_id), {"help": "Help", **ADMIN_COMMANDS}))
+        menus.append((BotCommandScopeChat(chat_id=admin_id), CUSTOMER_COMMANDS | ADMIN_COMMANDS))
         staff_chat_admin = BotCommandScopeChatMember(
             chat_id=settings.staff_chat_id, user_id=admin_id
         )

@@ -1,6 +1,7 @@
 """The ticket card's buttons: typed callback data and the keyboard for each ticket state."""
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
@@ -9,10 +10,20 @@ from bot.texts import status_line
 from database.models import TicketStatus
 
 
-class CardButton(CallbackData, prefix="card"):
-    """A press on a ticket card. `action` is a lifecycle action, or "show" for the state row."""
+class CardAction(StrEnum):
+    SHOW = "show"  # the state row: tells the presser the status, redraws a stale card
+    TAKE = "take"
+    RELEASE = "release"
+    HOLD = "hold"
+    RESOLVE = "resolve"
+    REOPEN = "reopen"
+    CLOSE = "close"
 
-    action: str
+
+class CardButton(CallbackData, prefix="card"):
+    """A press on a ticket card; data naming any other action does not parse."""
+
+    action: CardAction
     ticket_id: int
 
 
@@ -31,36 +42,36 @@ class CardState:
 
 
 _LABELS = {
-    "take": "✋ Take",
-    "release": "↩️ Release",
-    "hold": "⏸ Hold",
-    "resolve": "✅ Resolve",
-    "reopen": "🔄 Reopen",
-    "close": "🔒 Close",
+    CardAction.TAKE: "✋ Take",
+    CardAction.RELEASE: "↩️ Release",
+    CardAction.HOLD: "⏸ Hold",
+    CardAction.RESOLVE: "✅ Resolve",
+    CardAction.REOPEN: "🔄 Reopen",
+    CardAction.CLOSE: "🔒 Close",
 }
 
 
 def card_keyboard(state: CardState) -> InlineKeyboardMarkup:
-    status_row = [_button("show", status_line(state.status, state.assignee_name), state)]
+    status_row = [_button(CardAction.SHOW, status_line(state.status, state.assignee_name), state)]
     actions = [_button(action, _LABELS[action], state) for action in _actions(state)]
     rows = [status_row, actions[:2], actions[2:]]
     return InlineKeyboardMarkup(inline_keyboard=[row for row in rows if row])
 
 
-def _actions(state: CardState) -> list[str]:
+def _actions(state: CardState) -> list[CardAction]:
     """The buttons worth showing; the lifecycle still checks every press."""
-    claim = "release" if state.assignee_name else "take"
+    claim = CardAction.RELEASE if state.assignee_name else CardAction.TAKE
     match TicketStatus(state.status):
         case TicketStatus.CLOSED:
-            return ["reopen"]
+            return [CardAction.REOPEN]
         case TicketStatus.RESOLVED:
-            return ["reopen", "close"]
+            return [CardAction.REOPEN, CardAction.CLOSE]
         case TicketStatus.ON_HOLD:
-            return [claim, "reopen", "resolve", "close"]
+            return [claim, CardAction.REOPEN, CardAction.RESOLVE, CardAction.CLOSE]
         case _:
-            return [claim, "hold", "resolve", "close"]
+            return [claim, CardAction.HOLD, CardAction.RESOLVE, CardAction.CLOSE]
 
 
-def _button(action: str, text: str, state: CardState) -> InlineKeyboardButton:
+def _button(action: CardAction, text: str, state: CardState) -> InlineKeyboardButton:
     data = CardButton(action=action, ticket_id=state.ticket_id).pack()
     return InlineKeyboardButton(text=text, callback_data=data)

@@ -170,8 +170,8 @@ def nothing_to_close() -> str:
     return "You have no open request to close."
 
 
-def closed_by_customer() -> str:
-    return "🔒 The customer closed this ticket."
+def closed_by_customer(prefix: str, number: int) -> str:
+    return f"🔒 The customer closed {ticket_label(prefix, number)}."
 
 
 def new_ticket_instead(prefix: str, number: int) -> str:
@@ -234,15 +234,28 @@ def note_added(prefix: str, number: int) -> str:
 
 
 def commands_need_a_person() -> str:
-    return "Ticket commands need your own account: turn off “Remain anonymous” to use them."
+    return "Commands need your own account: turn off “Remain anonymous” to use them."
+
+
+HISTORY_LINE_LIMIT = 200
+HISTORY_LIMIT = 3500  # characters of lines: one message of 4096 with the times and names
 
 
 def history(prefix: str, number: int, lines: list[tuple[datetime, str, str]], zone: tzinfo) -> str:
-    rows = [
-        f"<code>{when.astimezone(zone):%m-%d %H:%M}</code> <b>{escape(who)}</b>: {escape(what)}"
-        for when, who, what in lines
-    ]
-    return f"📜 <b>{ticket_label(prefix, number)}</b>\n" + ("\n".join(rows) or "(empty)")
+    """The newest lines that fit in one message, each cut short: a transcript, not an archive."""
+    rows: list[str] = []
+    size = 0
+    for when, who, what in reversed(lines):
+        if len(what) > HISTORY_LINE_LIMIT:
+            what = what[: HISTORY_LINE_LIMIT - 1] + "…"
+        size += len(who) + len(what) + 15
+        if size > HISTORY_LIMIT:
+            rows.append("…")
+            break
+        stamp = f"<code>{when.astimezone(zone):%m-%d %H:%M}</code>"
+        rows.append(f"{stamp} <b>{escape(who)}</b>: {escape(what)}")
+    body = "\n".join(reversed(rows)) or "(empty)"
+    return f"📜 <b>{ticket_label(prefix, number)}</b>\n{body}"
 
 
 def stale_button() -> str:

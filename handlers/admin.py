@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import texts
 from bot.commands import ADMIN_COMMANDS
 from bot.settings import Settings
-from database.models import Customer, Delivery, DeliveryPurpose, Ticket
+from database.models import Customer, Delivery, DeliveryPurpose
 from services import customers, reports
 from services.batching import CAPTION_LIMIT, visible_length
 from services.chart import render_chart
@@ -42,7 +42,7 @@ async def on_find(
     if not query:
         _answer(session, message, texts.find_usage())
         return
-    found = await _find(session, query, settings.ticket_prefix)
+    found = await reports.search(session, query, prefix=settings.ticket_prefix)
     _answer(session, message, texts.found(settings.ticket_prefix, query, found, settings.zone))
 
 
@@ -83,20 +83,12 @@ async def on_export(
     _send_file(session, message, name, reports.to_csv(rows), texts.exported(len(rows), first, last))
 
 
+async def on_anonymous_admin(message: Message, session: AsyncSession) -> None:
+    _answer(session, message, texts.commands_need_a_person())
+
+
 async def on_not_admin(message: Message, session: AsyncSession) -> None:
     _answer(session, message, texts.admins_only())
-
-
-async def _find(session: AsyncSession, query: str, prefix: str) -> list[tuple[Ticket, Customer]]:
-    if query.startswith("@"):
-        return await reports.find_tickets(session, username=query[1:])
-    number = parse_ticket_ref(query, prefix, bare_numbers=False)
-    if number is not None:
-        return await reports.find_tickets(session, number=number)
-    if query.isdigit():  # a ticket number or a user id: both are worth showing
-        by_number = await reports.find_tickets(session, number=int(query))
-        return by_number + await reports.find_tickets(session, customer_id=int(query))
-    return await reports.find_tickets(session, text=query)
 
 
 async def _customer(
@@ -159,5 +151,6 @@ def build_router(admin_ids: list[int]) -> Router:
     router.message.register(on_find, Command("find"), is_admin)
     router.message.register(on_ban, Command("ban", "unban"), is_admin)
     router.message.register(on_export, Command("export"), is_admin)
+    router.message.register(on_anonymous_admin, Command(*ADMIN_COMMANDS), F.sender_chat)
     router.message.register(on_not_admin, Command(*ADMIN_COMMANDS))
     return router

@@ -6,6 +6,7 @@ poller); the card itself is redrawn through the outbox, paced like any message.
 
 from collections.abc import Callable
 from datetime import datetime
+from html import escape
 
 from aiogram import Router
 from aiogram.methods import AnswerCallbackQuery
@@ -13,7 +14,7 @@ from aiogram.types import CallbackQuery
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import texts
-from bot.keyboards import CardButton
+from bot.keyboards import CardAction, CardButton
 from bot.settings import Settings
 from database.models import Ticket
 from services import staff
@@ -21,6 +22,8 @@ from services.batching import plain_text
 from services.cards import refresh_card
 from services.lifecycle import Action, NotAllowedError
 from services.people import remember_staff, staff_name
+
+CALLBACK_ANSWER_LIMIT = 200
 
 
 async def on_card_button(
@@ -31,30 +34,37 @@ async def on_card_button(
     clock: Callable[[], datetime],
 ) -> AnswerCallbackQuery:
     ticket = await session.get(Ticket, callback_data.ticket_id)
-    if ticket is None or callback_data.action not in {"show", *Action}:
-        return query.answer(texts.stale_button(), show_alert=True)
+    if ticket is None:
+        return _answer(query, texts.stale_button(), alert=True)
     now, prefix = clock(), settings.ticket_prefix
     await remember_staff(session, query.from_user, now)
     # The card may show an older state than the ticket has: pressing it brings it up to date.
     refresh_card(session, ticket, staff_chat_id=settings.staff_chat_id)
-    if callback_data.action == "show":
+    if callback_data.action == CardAction.SHOW:
         state = texts.status_line(ticket.status, await staff_name(session, ticket.assignee_id))
-        return query.answer(f"{texts.ticket_label(prefix, ticket.number)}: {state}")
-    action = Action(callback_data.action)
+        return _answer(query, f"{texts.ticket_label(prefix, ticket.number)}: {escape(state)}")
+    action = Action(callback_data.action.value)
     try:
         await staff.act(
             session, ticket, action, actor_id=query.from_user.id, settings=settings, now=now
         )
     except NotAllowedError as refusal:
-        text = texts.not_allowed(prefix, ticket.number, str(refusal))
-        return query.answer(plain_text(text), show_alert=True)
+        return _answer(query, texts.not_allowed(prefix, ticket.number, str(refusal)), alert=True)
     done = texts.staff_action_done(prefix, ticket.number, action, query.from_user.full_name)
-    return query.answer(plain_text(done))
+    return _answer(query, done)
 
 
 async def on_stale_button(query: CallbackQuery) -> AnswerCallbackQuery:
     """Data we cannot read (an older version's card): say so rather than leave a spinner."""
-    return query.answer(texts.stale_button(), show_alert=True)
+    return _answer(query, texts.stale_button(), alert=True)
+
+
+def _answer(query: CallbackQuery, html: str, *, alert: bool = False) -> AnswerCallbackQuery:
+    """Callback answers are plain text of at most 200 characters; a longer one is refused."""
+    text = plain_text(html)
+    if len(text) > CALLBACK_ANSWER_LIMIT:
+        text = text[: CALLBACK_ANSWER_LIMIT - 1] + "…"
+    return query.answer(text, show_alert=alert)
 
 
 def build_router() -> Router:

@@ -5,7 +5,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from aiogram import Bot, F, Router
-from aiogram.exceptions import TelegramBadRequest
+from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,13 +18,21 @@ from services import reports, staff
 from services.cards import show_card
 from services.lifecycle import Action, NotAllowedError
 from services.outbox import notify
-from services.people import display_name, find_staff, remember_staff
+from services.people import display_name, find_staff, parse_user_id, remember_staff
 from services.tickets import ticket_of_message
 
 Clock = Callable[[], datetime]
 # The lifecycle actions that take nothing but the ticket (/assign also names a person).
 ACTIONS: dict[str, Action] = {
-    a.value: a for a in Action if a.value in STAFF_COMMANDS and a != Action.ASSIGN
+    action.value: action
+    for action in (
+        Action.TAKE,
+        Action.RELEASE,
+        Action.HOLD,
+        Action.RESOLVE,
+        Action.REOPEN,
+        Action.CLOSE,
+    )
 }
 
 
@@ -180,11 +188,12 @@ async def _staff_member(
     if not who:
         return None
     member = await find_staff(session, who)
-    if member is not None or not who.isdigit():
+    user_id = parse_user_id(who)
+    if member is not None or user_id is None:
         return member
     try:
-        found = await bot.get_chat_member(chat_id, int(who))
-    except TelegramBadRequest:  # no such user
+        found = await bot.get_chat_member(chat_id, user_id, request_timeout=5)
+    except TelegramAPIError:  # no such user, or Telegram unreachable: nobody to assign now
         return None
     if found.status in ("left", "kicked"):
         return None

@@ -61,6 +61,8 @@ def first_send(jobs: list[Job]) -> Send:
     """The first message to send for a ticket's pending staff-chat deliveries, in order."""
     texts: list[tuple[str, Job]] = []
     for job in jobs:
+        if texts and job.delivery.reply_to_message_id != jobs[0].delivery.reply_to_message_id:
+            return _text_send(texts)  # an answer to a command replies to that command alone
         html = _as_html(job, tagged=not texts and not _is_header(job))
         if html is not None:
             texts.append((html, job))

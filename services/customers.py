@@ -13,6 +13,7 @@ from services import lifecycle
 from services.cards import refresh_card
 from services.lifecycle import Action
 from services.outbox import notify
+from services.people import parse_user_id
 from services.tickets import latest_ticket, open_ticket, refresh_customer
 
 
@@ -29,9 +30,14 @@ async def close_own_ticket(
     if ticket is None:
         notify(session, customer_id, texts.nothing_to_close())
         return None
-    lifecycle.change(session, ticket, Action.CLOSE, actor_id=customer_id, now=now)
+    lifecycle.change(session, ticket, Action.CLOSE_UNRESOLVED, actor_id=customer_id, now=now)
     refresh_card(session, ticket, staff_chat_id=settings.staff_chat_id)
-    notify(session, settings.staff_chat_id, texts.closed_by_customer(), ticket_id=ticket.id)
+    notify(
+        session,
+        settings.staff_chat_id,
+        texts.closed_by_customer(settings.ticket_prefix, ticket.number),
+        ticket_id=ticket.id,
+    )
     notify(session, customer_id, texts.ticket_closed(settings.ticket_prefix, ticket))
     return ticket
 
@@ -46,7 +52,7 @@ async def start_over(
         notify(session, user.id, texts.ticket_opened(settings.ticket_prefix, current))
         return
     if current is not None:
-        lifecycle.change(session, current, Action.CLOSE, actor_id=user.id, now=now)
+        lifecycle.change(session, current, Action.CLOSE_UNRESOLVED, actor_id=user.id, now=now)
         refresh_card(session, current, staff_chat_id=settings.staff_chat_id)
         await session.flush()  # the closed ticket must leave the one-active-ticket index first
     ticket = await open_ticket(session, customer, settings=settings, now=now)
@@ -66,8 +72,9 @@ async def _has_customer_messages(session: AsyncSession, ticket: Ticket) -> bool:
 
 async def find_customer(session: AsyncSession, handle: str) -> Customer | None:
     """A customer by @username (case-insensitive) or user id."""
-    if handle.isdigit():
-        return await session.get(Customer, int(handle))
+    user_id = parse_user_id(handle)
+    if user_id is not None:
+        return await session.get(Customer, user_id)
     username = handle.removeprefix("@").lower()
     statement = select(Customer).where(func.lower(Customer.username) == username)
     return (await session.execute(statement.limit(1))).scalar_one_or_none()
@@ -93,5 +100,5 @@ async def set_banned(
     kind = "banned" if banned else "unbanned"
     session.add(TicketEvent(ticket_id=ticket.id, actor_id=actor_id, kind=kind, created_at=now))
     if banned and ticket.closed_at is None:
-        lifecycle.change(session, ticket, Action.CLOSE, actor_id=actor_id, now=now)
+        lifecycle.change(session, ticket, Action.CLOSE_UNRESOLVED, actor_id=actor_id, now=now)
         refresh_card(session, ticket, staff_chat_id=settings.staff_chat_id)

@@ -32,7 +32,6 @@ MAX_BACKOFF_SECONDS = 300.0
 IDLE_POLL_SECONDS = 1.0
 MIN_SCAN_INTERVAL_SECONDS = 0.005
 SHUTDOWN_GRACE_SECONDS = 4.0
-CARD_WAIT_SECONDS = 2.0
 
 
 class DeliveryWorker:
@@ -171,10 +170,9 @@ class DeliveryWorker:
             await self._record_sent(jobs, message_ids)
 
     async def _update_card(self, jobs: list[Job], pace: Pace) -> None:
-        if jobs[0].header_message_id is None:
-            # The card itself is still on its way and will show the state it is sent with.
-            await self._retry(jobs, CARD_WAIT_SECONDS, "the card is not sent yet")
-            return
+        # With no card sent yet there is nothing to update: the card is drawn from the
+        # ticket's state when it goes (this chat's sends are one at a time, so it is not
+        # in flight now).
         shown = await update_card(self._bot, jobs, pace=pace)
         async with self._sessions.begin() as session:
             await outbox.record_card_update(session, jobs, utcnow(), shown=shown)

@@ -8,6 +8,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from database.models import Ticket, TicketEvent, TicketStatus
 
 Status = TicketStatus
+OPEN, IN_PROGRESS, WAITING, ON_HOLD = (
+    Status.OPEN,
+    Status.IN_PROGRESS,
+    Status.WAITING,
+    Status.ON_HOLD,
+)
+RESOLVED, CLOSED = Status.RESOLVED, Status.CLOSED
 
 
 class Action(StrEnum):
@@ -18,27 +25,33 @@ class Action(StrEnum):
     RESOLVE = "resolve"
     REOPEN = "reopen"
     CLOSE = "close"
+    CLOSE_UNRESOLVED = "close_unresolved"  # the customer gave up on it, or was banned
     ANSWERED = "answered"  # a staff answer to the customer was stored
     CUSTOMER_WROTE = "customer_wrote"
 
 
-WORKING = frozenset({Status.OPEN, Status.IN_PROGRESS, Status.WAITING, Status.ON_HOLD})
-
-# action -> (statuses it is allowed from, the status it leads to)
-TRANSITIONS: dict[Action, tuple[frozenset[Status], Status]] = {
-    Action.TAKE: (WORKING, Status.IN_PROGRESS),
-    Action.ASSIGN: (WORKING, Status.IN_PROGRESS),
-    Action.RELEASE: (WORKING, Status.OPEN),
-    Action.HOLD: (frozenset({Status.OPEN, Status.IN_PROGRESS, Status.WAITING}), Status.ON_HOLD),
-    Action.RESOLVE: (WORKING, Status.RESOLVED),
-    Action.REOPEN: (frozenset({Status.ON_HOLD, Status.RESOLVED, Status.CLOSED}), Status.OPEN),
-    Action.CLOSE: (WORKING | {Status.RESOLVED}, Status.CLOSED),
-    Action.ANSWERED: (frozenset({Status.OPEN, Status.IN_PROGRESS, Status.ON_HOLD}), Status.WAITING),
-    Action.CUSTOMER_WROTE: (
-        frozenset({Status.WAITING, Status.ON_HOLD, Status.RESOLVED, Status.CLOSED}),
-        Status.OPEN,
-    ),
+# action -> {status it is allowed from: status it leads to}. Taking a ticket that waits for
+# the customer (or is on hold) changes who has it, not what it waits for; releasing one in
+# progress puts it back in the queue.
+TRANSITIONS: dict[Action, dict[Status, Status]] = {
+    Action.TAKE: {OPEN: IN_PROGRESS, IN_PROGRESS: IN_PROGRESS, WAITING: WAITING, ON_HOLD: ON_HOLD},
+    Action.ASSIGN: {
+        OPEN: IN_PROGRESS,
+        IN_PROGRESS: IN_PROGRESS,
+        WAITING: WAITING,
+        ON_HOLD: ON_HOLD,
+    },
+    Action.RELEASE: {OPEN: OPEN, IN_PROGRESS: OPEN, WAITING: WAITING, ON_HOLD: ON_HOLD},
+    Action.HOLD: {OPEN: ON_HOLD, IN_PROGRESS: ON_HOLD, WAITING: ON_HOLD},
+    Action.RESOLVE: {OPEN: RESOLVED, IN_PROGRESS: RESOLVED, WAITING: RESOLVED, ON_HOLD: RESOLVED},
+    Action.REOPEN: {ON_HOLD: OPEN, RESOLVED: OPEN, CLOSED: OPEN},
+    Action.CLOSE: {s: CLOSED for s in (OPEN, IN_PROGRESS, WAITING, ON_HOLD, RESOLVED)},
+    Action.CLOSE_UNRESOLVED: {s: CLOSED for s in (OPEN, IN_PROGRESS, WAITING, ON_HOLD, RESOLVED)},
+    Action.ANSWERED: {OPEN: WAITING, IN_PROGRESS: WAITING, ON_HOLD: WAITING},
+    Action.CUSTOMER_WROTE: {WAITING: OPEN, ON_HOLD: OPEN, RESOLVED: OPEN, CLOSED: OPEN},
 }
+# Who has the ticket afterwards: the actor, the person named, or nobody.
+_ASSIGNS = {Action.TAKE, Action.ASSIGN, Action.RELEASE}
 
 
 class NotAllowedError(Exception):
@@ -46,18 +59,27 @@ class NotAllowedError(Exception):
 
 
 def allowed(ticket: Ticket, action: Action) -> bool:
-    return Status(ticket.status) in TRANSITIONS[action][0]
+    return Status(ticket.status) in TRANSITIONS[action]
 
 
-def check(ticket: Ticket, action: Action, *, actor_id: int) -> None:
-    """Raise NotAllowedError unless `actor_id` may do `action` on the ticket now."""
+def check(
+    ticket: Ticket,
+    action: Action,
+    *,
+    actor_id: int,
+    assignee_id: int | None = None,
+    holder: str | None = None,
+) -> None:
+    """Raise NotAllowedError unless `actor_id` may do `action` now; `holder` names whoever
+    has the ticket, for the refusal."""
     if not allowed(ticket, action):
         raise NotAllowedError(_why_not(ticket, action))
-    taken_by_other = ticket.assignee_id not in (None, actor_id)
-    if action == Action.TAKE and taken_by_other:
-        raise NotAllowedError("it is already taken by someone else; /assign hands it over")
-    if action == Action.TAKE and ticket.status == Status.IN_PROGRESS:
+    if action == Action.TAKE and ticket.assignee_id == actor_id:
         raise NotAllowedError("it is yours already")
+    if action == Action.TAKE and ticket.assignee_id is not None:
+        raise NotAllowedError(f"{holder or 'someone'} has taken it already; /assign hands it over")
+    if action == Action.ASSIGN and ticket.assignee_id == assignee_id:
+        raise NotAllowedError("it is assigned to them already")
     if action == Action.RELEASE and ticket.assignee_id is None:
         raise NotAllowedError("nobody has taken it")
 
@@ -70,18 +92,18 @@ def change(
     actor_id: int | None,
     now: datetime,
     assignee_id: int | None = None,
-) -> bool:
-    """Move the ticket along `action` (already checked) and record what changed.
+) -> None:
+    """Move the ticket along `action` and record what changed in the audit trail.
 
-    Returns whether anything changed. The ticket's version column makes a concurrent
-    change of the same ticket fail this transaction, which is then retried.
+    The ticket's version column makes a concurrent change of the same ticket fail this
+    transaction, which is then retried whole and sees that change.
     """
     old_status, old_assignee = ticket.status, ticket.assignee_id
-    new_status = TRANSITIONS[action][1]
-    if action in (Action.TAKE, Action.ASSIGN, Action.RELEASE):
+    new_status = TRANSITIONS[action][Status(old_status)]  # KeyError: a caller skipped check()
+    if action in _ASSIGNS:
         ticket.assignee_id = actor_id if action == Action.TAKE else assignee_id
     ticket.status = new_status
-    _stamp(ticket, new_status, now)
+    _stamp(ticket, action, now)
     events: list[tuple[str, str | None, str | None]] = []
     if old_status != new_status:
         events.append(("status", old_status, new_status))
@@ -98,24 +120,29 @@ def change(
         )
         for kind, old, new in events
     )
-    return bool(events)
 
 
-def _stamp(ticket: Ticket, status: Status, now: datetime) -> None:
-    if status == Status.RESOLVED:
+def _stamp(ticket: Ticket, action: Action, now: datetime) -> None:
+    """resolved_at and closed_at describe the ticket as it is; earlier ones stay in the trail.
+
+    Staff closing a ticket finish its work (resolution time); a customer closing it does not.
+    closed_at is cleared on reopening because it also marks the ticket active (one per customer).
+    """
+    if action == Action.RESOLVE:
         ticket.resolved_at = now
-    elif status == Status.CLOSED:
+    elif action in (Action.CLOSE, Action.CLOSE_UNRESOLVED):
         ticket.closed_at = now
-        ticket.resolved_at = ticket.resolved_at or now  # a close ends the work too
-    elif status == Status.OPEN:
+        if action == Action.CLOSE:
+            ticket.resolved_at = ticket.resolved_at or now
+    elif ticket.status == OPEN and action in (Action.REOPEN, Action.CUSTOMER_WROTE):
         ticket.resolved_at = ticket.closed_at = None
 
 
 def _why_not(ticket: Ticket, action: Action) -> str:
     status = Status(ticket.status)
-    if status == Status.CLOSED:
+    if status == CLOSED:
         return "it is closed; /reopen it first"
-    if status == Status.RESOLVED and action != Action.REOPEN:
+    if status == RESOLVED and action != Action.REOPEN:
         return "it is resolved; /reopen it first"
     return f"that is not possible while it is {status.value.replace('_', ' ')}"
 

@@ -150,6 +150,7 @@ async def record_sent(
         status=DeliveryStatus.SENT,
         sent_message_id=first,
         sent_at=now,
+        file_data=None,  # a report's file is Telegram's to keep now
     )
     delivery = jobs[0].delivery
     if delivery.ticket_id is None:
@@ -249,7 +250,7 @@ async def retarget_staff_deliveries(session: AsyncSession, staff_chat_id: int) -
             Delivery.chat_id < 0,
             Delivery.chat_id != staff_chat_id,
         )
-        .values(chat_id=staff_chat_id)
+        .values(chat_id=staff_chat_id, reply_to_message_id=None)  # ids of the old chat
     )
     return int(result.rowcount)  # type: ignore[attr-defined]
 

@@ -1,5 +1,6 @@
 """Staff members by name: remembered from the staff chat, shown on cards and in reports."""
 
+import re
 from collections.abc import Iterable
 from datetime import datetime
 
@@ -23,10 +24,18 @@ async def remember_staff(session: AsyncSession, user: User, now: datetime) -> No
     await session.execute(statement.on_conflict_do_update(index_elements=["id"], set_=fields))
 
 
+def parse_user_id(text: str) -> int | None:
+    """A Telegram user id as typed: ASCII digits that fit the database's BIGINT."""
+    if not re.fullmatch(r"[0-9]{1,18}", text):
+        return None
+    return int(text)
+
+
 async def find_staff(session: AsyncSession, handle: str) -> StaffMember | None:
     """A staff member by @username (case-insensitive) or user id."""
-    if handle.lstrip("-").isdigit():
-        return await session.get(StaffMember, int(handle))
+    user_id = parse_user_id(handle)
+    if user_id is not None:
+        return await session.get(StaffMember, user_id)
     username = handle.removeprefix("@").lower()
     statement = select(StaffMember).where(func.lower(StaffMember.username) == username)
     return (await session.execute(statement.limit(1))).scalar_one_or_none()

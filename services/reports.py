@@ -12,7 +12,8 @@ from sqlalchemy.sql import ColumnElement
 
 from database.models import Customer, Direction, StaffMember, Ticket, TicketEvent, TicketMessage
 from services.content import describe
-from services.people import full_name, staff_names
+from services.people import full_name, parse_user_id, staff_names
+from services.staff import parse_ticket_ref
 
 EXPORT_COLUMNS = (
     "number",
@@ -136,6 +137,24 @@ async def find_tickets(
         .limit(limit)
     )
     return [(ticket, customer) for ticket, customer in await session.execute(statement)]
+
+
+async def search(
+    session: AsyncSession, query: str, *, prefix: str
+) -> list[tuple[Ticket, Customer]]:
+    """/find: "@username", a ticket number ("ARG-00042"), a number (a ticket's or a
+    customer's id: both shown), or else text in messages and names."""
+    if query.startswith("@"):
+        return await find_tickets(session, username=query[1:])
+    number = parse_ticket_ref(query, prefix, bare_numbers=False)
+    if number is not None:
+        return await find_tickets(session, number=number)
+    number = parse_ticket_ref(query, prefix)
+    user_id = parse_user_id(query)
+    if user_id is not None:  # a ticket number or a user id: both are worth showing
+        by_number = await find_tickets(session, number=number) if number else []
+        return by_number + await find_tickets(session, customer_id=user_id)
+    return await find_tickets(session, text=query)
 
 
 def _criterion(

@@ -38,14 +38,10 @@ async def act(
     assignee_id: int | None = None,
 ) -> None:
     """Do a staff action on a ticket, or raise NotAllowedError saying why not."""
-    if action == Action.TAKE and ticket.assignee_id not in (None, actor_id):
-        holder = await staff_name(session, ticket.assignee_id)
-        raise NotAllowedError(f"{holder} has taken it already; /assign hands it over")
-    lifecycle.check(ticket, action, actor_id=actor_id)
+    holder = await staff_name(session, ticket.assignee_id)
+    lifecycle.check(ticket, action, actor_id=actor_id, assignee_id=assignee_id, holder=holder)
     if action == Action.REOPEN and ticket.status == TicketStatus.CLOSED:
         await _check_no_other_active(session, ticket, settings.ticket_prefix)
-    if action == Action.ASSIGN and assignee_id == ticket.assignee_id:
-        raise NotAllowedError("it is assigned to them already")
     lifecycle.change(session, ticket, action, actor_id=actor_id, now=now, assignee_id=assignee_id)
     refresh_card(session, ticket, staff_chat_id=settings.staff_chat_id)
     notice = _CUSTOMER_NOTICES.get(action)
@@ -91,11 +87,11 @@ async def add_note(
 
 def parse_ticket_ref(text: str, prefix: str, *, bare_numbers: bool = True) -> int | None:
     """The ticket number in "ARG-00042" (any case), or in "42" when bare numbers count."""
-    pattern = (
-        rf"(?:{re.escape(prefix)}-)?(\d{{1,12}})" if bare_numbers else rf"{prefix}-(\d{{1,12}})"
-    )
+    # Up to 9 ASCII digits: the number column is a 32-bit INTEGER on PostgreSQL.
+    label = rf"{re.escape(prefix)}-([0-9]{{1,9}})"
+    pattern = rf"{label}|([0-9]{{1,9}})" if bare_numbers else label
     match = re.fullmatch(pattern, text.strip(), flags=re.IGNORECASE)
-    return int(match.group(1)) if match else None
+    return int(match.group(1) or match.group(2)) if match else None
 
 
 async def ticket_by_number(session: AsyncSession, number: int) -> Ticket | None:

@@ -9,7 +9,14 @@ from sqlalchemy import SQLColumnExpression, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ColumnElement
 
-from database.models import Direction, Ticket, TicketEvent, TicketMessage, TicketStatus
+from database.models import (
+    Direction,
+    StaffMember,
+    Ticket,
+    TicketEvent,
+    TicketMessage,
+    TicketStatus,
+)
 from services.people import staff_names
 
 DONE = (TicketStatus.RESOLVED.value, TicketStatus.CLOSED.value)
@@ -47,13 +54,12 @@ async def collect_stats(session: AsyncSession, *, now: datetime, zone: ZoneInfo)
     """Counts for /stats: days are local days in `zone`, the staff's week the last 7 days."""
     days = await _days(session, today=now.astimezone(zone).date(), zone=zone)
     month_ago = now - timedelta(days=30)
-    finished_at = func.coalesce(Ticket.resolved_at, Ticket.closed_at)
     return Stats(
         by_status=await _by_status(session),
         created_today=days[-1].created,
         created_week=sum(line.created for line in days[-7:]),
         median_first_response=await _median_time(session, Ticket.first_response_at, month_ago),
-        median_resolution=await _median_time(session, finished_at, month_ago),
+        median_resolution=await _median_time(session, Ticket.resolved_at, month_ago),
         staff=await _staff_lines(session, since=now - timedelta(days=7)),
         days=days,
     )
@@ -112,7 +118,9 @@ async def _days(session: AsyncSession, *, today: date, zone: ZoneInfo) -> list[D
 
 
 def _finished() -> ColumnElement[bool]:
-    return (TicketEvent.kind == "status") & TicketEvent.new_value.in_(DONE)
+    """Staff resolving or closing a ticket; a customer closing their own is not their work."""
+    by_staff = TicketEvent.actor_id.in_(select(StaffMember.id))
+    return (TicketEvent.kind == "status") & TicketEvent.new_value.in_(DONE) & by_staff
 
 
 async def _staff_lines(session: AsyncSession, *, since: datetime) -> list[StaffLine]:

@@ -2,7 +2,7 @@
 
 import csv
 import io
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from PIL import Image
@@ -185,3 +185,38 @@ async def test_menus_are_set_for_each_audience(
     assert {"take", "stats"} <= set(fake.commands(member))
     assert fake.commands({"type": "chat", "chat_id": 7002}) == []
     assert not bot.task.done()
+
+
+async def test_admin_commands_work_in_the_staff_chat_and_export_defaults(
+    fake: FakeTelegram, running: RunningBot
+) -> None:
+    await customers_write(fake, (3001, "Ann", "one"))
+    staff = fake.group_chat(STAFF_CHAT_ID)
+    _, admin = admin_chat(fake)
+    command(fake, staff, admin, "/export")
+    document = await answer(fake, STAFF_CHAT_ID, 2)
+    today = datetime.now(UTC).date()
+    first = today - timedelta(days=29)
+    assert document["caption"] == f"📄 1 tickets created {first} to {today}"
+    assert document["reply_to_message"]["from"]["id"] == ADMIN
+    command(fake, staff, admin, "/export 2020-01-01 2026-01-01")
+    assert "at most 366 days" in (await answer(fake, STAFF_CHAT_ID, 3))["text"]
+    command(fake, staff, admin, "/find ²")
+    assert (await answer(fake, STAFF_CHAT_ID, 4))["text"] == "🔎 Nothing found for “²”."
+
+
+async def test_a_banned_customers_commands_are_kept_not_answered(
+    fake: FakeTelegram, running: RunningBot, session_factory: SessionFactory
+) -> None:
+    await customers_write(fake, (3001, "Spammer", "buy coins"))
+    chat, admin = admin_chat(fake)
+    command(fake, chat, admin, "/ban 3001")
+    await answer(fake, ADMIN, 1)
+    spammer = fake.user(3001, "Spammer")
+    for text in ("/start", "/new", "/status"):
+        command(fake, fake.private_chat(spammer), spammer, text)
+    await fake.wait_for(lambda: len(fake.bot_messages(3001)) == 2)  # the ack, and once
+    async with session_factory() as session:
+        stored = await session.scalars(select(TicketMessage.text).order_by(TicketMessage.id))
+        assert list(stored) == ["buy coins", "/start", "/new", "/status"]
+        assert len((await session.scalars(select(Ticket))).all()) == 1

@@ -6,10 +6,13 @@ from datetime import UTC, date, datetime
 import pytest
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
 
 from bot import texts
-from database.engine import SessionFactory
+from database.engine import SessionFactory, is_retryable
 from database.models import Ticket, TicketCounter, TicketMessage
+from services import lifecycle
+from services.lifecycle import Action
 from tests.conftest import STAFF_CHAT_ID, Clock, Dispatch, MakeSettings, RunningBot, StartBot
 from tests.fake_telegram import FakeTelegram
 
@@ -106,3 +109,27 @@ async def test_the_database_refuses_a_second_active_ticket(
     with pytest.raises(IntegrityError):
         async with session_factory.begin() as session:
             session.add(Ticket(number=99, day=date(2026, 1, 1), daily_id=99, customer_id=5003))
+
+
+async def test_a_change_made_meanwhile_fails_the_stale_write_and_is_retried(
+    fake: FakeTelegram, dispatch: Dispatch, session_factory: SessionFactory
+) -> None:
+    """Two staff changing one ticket at once (on PostgreSQL they truly overlap): the later
+    write finds the ticket's version moved on, and its transaction is retried whole."""
+    carol = fake.user(2001, "Carol")
+    await dispatch({"update_id": 1, "message": fake.send(fake.private_chat(carol), carol, "hi")})
+    async with session_factory() as first:
+        stale = (await first.scalars(select(Ticket))).one()  # read before the other change
+    async with session_factory.begin() as second:
+        ticket = (await second.scalars(select(Ticket))).one()
+        lifecycle.change(second, ticket, Action.TAKE, actor_id=9001, now=datetime.now(UTC))
+
+    async with session_factory() as late:
+        late.add(stale)
+        lifecycle.change(late, stale, Action.TAKE, actor_id=9002, now=datetime.now(UTC))
+        with pytest.raises(StaleDataError) as conflict:
+            await late.flush()
+        await late.rollback()
+    assert is_retryable(conflict.value)
+    winner = (await tickets(session_factory))[0]
+    assert (winner.assignee_id, winner.version) == (9001, 2)

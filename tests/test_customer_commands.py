@@ -60,7 +60,7 @@ async def test_close_tells_the_customer_and_staff(
     command(fake, chat, alice, "/close")
     assert "Your request ARG-00001 is closed" in await said(fake, 3)
     await fake.wait_for(lambda: len(staff_messages(fake)) == 2)
-    assert staff_messages(fake)[1]["text"] == "🔒 The customer closed this ticket."
+    assert staff_messages(fake)[1]["text"] == "🔒 The customer closed ARG-00001."
     assert await tickets(session_factory) == [(1, "closed")]
 
 

@@ -200,8 +200,9 @@ async def test_stats_count_statuses_medians_staff_and_local_days(history: Sessio
     assert (stats.created_today, stats.created_week) == (2, 5)
     # Answered after 10, 20, 30 and 60 minutes (ticket 7 is older than 30 days).
     assert stats.median_first_response == timedelta(minutes=25)
-    # Finished after 1 hour, 2 hours, and 10 days 11.5 hours (closed without resolving).
-    assert stats.median_resolution == timedelta(hours=2)
+    # Resolved after 1 hour and 2 hours; a ticket closed without resolving has no
+    # resolution time (in the product, staff closing one sets it; a customer closing does not).
+    assert stats.median_resolution == timedelta(hours=1, minutes=30)
     assert stats.staff == [
         StaffLine("Alice Smith", active=2, answers=3, resolved=1),
         StaffLine("Bob", active=1, answers=1, resolved=1),

@@ -4,6 +4,7 @@ import asyncio
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy import text as text_sql
 
 from database.engine import SessionFactory
 from database.models import Ticket, TicketEvent, TicketMessage
@@ -44,6 +45,13 @@ async def open_ticket(fake: FakeTelegram, text: str = "my parcel is lost") -> Js
     fake.send(fake.private_chat(customer), customer, text)
     await fake.wait_for(lambda: len(staff_messages(fake)) == 1)
     return staff_messages(fake)[0]
+
+
+async def press(fake: FakeTelegram, message_id: int, user: Json, data: str) -> Json:
+    """Press a button of a staff-chat message; returns the bot's answer to the press."""
+    query = fake.press(STAFF_CHAT_ID, message_id, user, data)
+    await fake.wait_for(lambda: query in fake.callback_answers)
+    return fake.callback_answers[query]
 
 
 async def ticket_row(session_factory: SessionFactory) -> Ticket:
@@ -381,8 +389,82 @@ async def test_an_anonymous_admin_is_asked_to_use_their_own_account(
     }
     command(fake, staff, anonymous, "/take", reply_to=header["message_id"], sender_chat=staff)
     assert await last_answer(fake, 2) == (
-        "Ticket commands need your own account: turn off “Remain anonymous” to use them."
+        "Commands need your own account: turn off “Remain anonymous” to use them."
     )
     ticket = await ticket_row(session_factory)
     assert (ticket.status, ticket.assignee_id) == ("open", None)
     assert len(fake.bot_messages(CUSTOMER_ID)) == 1  # "/take" was not relayed as an answer
+
+
+async def test_every_card_button_changes_the_ticket(
+    fake: FakeTelegram, running: RunningBot, session_factory: SessionFactory
+) -> None:
+    header = await open_ticket(fake)
+    agent = fake.user(9001, "Agent")
+    steps = [
+        ("✋ Take", "✋ Taken: ARG-00001 · Agent", "in_progress", "🔧 In progress · Agent"),
+        ("↩️ Release", "↩️ Released: ARG-00001 · Agent", "open", "🟢 Open"),
+        ("✅ Resolve", "✅ Resolved: ARG-00001 · Agent", "resolved", "✅ Resolved"),
+        ("🔄 Reopen", "🔄 Reopened: ARG-00001 · Agent", "open", "🟢 Open"),
+        ("⏸ Hold", "⏸ On hold: ARG-00001 · Agent", "on_hold", "⏸ On hold"),
+        ("🔒 Close", "🔒 Closed: ARG-00001 · Agent", "closed", "🔒 Closed"),
+    ]
+    for label, answer, status, shown in steps:
+        data = buttons(card(fake, header["message_id"]))[label]
+        assert (await press(fake, header["message_id"], agent, data))["text"] == answer
+        assert (await ticket_row(session_factory)).status == status
+        await fake.wait_for(lambda: state_row(fake, header["message_id"]) == shown)  # noqa: B023
+    assert list(buttons(card(fake, header["message_id"]))) == ["🔒 Closed", "🔄 Reopen"]
+
+
+async def test_reopening_is_refused_while_the_customer_has_another_ticket(
+    fake: FakeTelegram, running: RunningBot, session_factory: SessionFactory
+) -> None:
+    await open_ticket(fake)
+    carol = fake.user(CUSTOMER_ID, "Carol")
+    command(fake, fake.private_chat(carol), carol, "/new")
+    await fake.wait_for(lambda: "ARG-00002" in "\n".join(staff_texts(fake)))
+    staff, agent = fake.group_chat(STAFF_CHAT_ID), fake.user(9001, "Agent")
+    command(fake, staff, agent, "/reopen 1")
+    await fake.wait_for(lambda: "another active ticket" in staff_texts(fake)[-1])
+    assert staff_texts(fake)[-1] == (
+        "⚠️ ARG-00001: the customer has another active ticket, ARG-00002."
+    )
+    async with session_factory() as session:
+        rows = await session.execute(select(Ticket.number, Ticket.status).order_by(Ticket.id))
+        assert rows.all() == [(1, "closed"), (2, "open")]
+
+
+async def test_odd_numbers_get_an_answer_not_a_crash(
+    fake: FakeTelegram, running: RunningBot, session_factory: SessionFactory
+) -> None:
+    header = await open_ticket(fake)
+    staff, agent = fake.group_chat(STAFF_CHAT_ID), fake.user(9001, "Agent")
+    odd = ["/take 9999999999", "/take ²", "/assign ²", "/assign 99999999999999999999"]
+    for text in odd:
+        command(fake, staff, agent, text, reply_to=header["message_id"])
+    await fake.wait_for(lambda: len(staff_messages(fake)) == 1 + len(odd))
+    answers = staff_texts(fake)[1:]
+    assert answers[0].startswith("Which ticket?") and answers[1].startswith("Which ticket?")
+    assert answers[2] == answers[3].replace("99999999999999999999", "²")
+    assert "I do not know ²" in answers[2]
+    async with session_factory() as session:
+        failed = await session.execute(text_sql("SELECT count(*) FROM failed_update"))
+        assert failed.scalar() == 0
+
+
+async def test_a_long_refusal_is_cut_to_fit_a_callback_answer(
+    fake: FakeTelegram, start_bot: Any, make_settings: Any, session_factory: SessionFactory
+) -> None:
+    start_bot(make_settings(ticket_prefix="SUPPORT-DESK-XYZ"))
+    header = await open_ticket(fake)
+    holder = fake.user(9001, "H" * 64, last_name="S" * 64)
+    rival = fake.user(9002, "Rival")
+    take = buttons(header)["✋ Take"]
+    first = fake.press(STAFF_CHAT_ID, header["message_id"], holder, take)
+    await fake.wait_for(lambda: first in fake.callback_answers)
+    second = fake.press(STAFF_CHAT_ID, header["message_id"], rival, take)
+    await fake.wait_for(lambda: second in fake.callback_answers)
+    answer = fake.callback_answers[second]["text"]
+    assert len(answer) == 200 and answer.endswith("…")
+    assert answer.startswith("⚠️ SUPPORT-DESK-XYZ-00001: HHHH")
