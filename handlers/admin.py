@@ -8,7 +8,7 @@ from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import texts
+from bot import admin_texts, staff_texts, texts
 from bot.commands import ADMIN_COMMANDS
 from bot.settings import Settings
 from database.models import Customer, Delivery, DeliveryPurpose
@@ -28,10 +28,10 @@ async def on_stats(
     message: Message, session: AsyncSession, settings: Settings, clock: Clock
 ) -> None:
     stats = await collect_stats(session, now=clock(), zone=settings.zone)
-    caption = texts.stats(stats)
+    caption = admin_texts.stats(stats)
     if visible_length(caption) > CAPTION_LIMIT:
         _answer(session, message, caption)
-        caption = texts.chart_caption()
+        caption = admin_texts.chart_caption()
     _send_file(session, message, "stats.png", render_chart(stats.days), caption)
 
 
@@ -40,10 +40,12 @@ async def on_find(
 ) -> None:
     query = (command.args or "").strip()
     if not query:
-        _answer(session, message, texts.find_usage())
+        _answer(session, message, admin_texts.find_usage())
         return
     found = await reports.search(session, query, prefix=settings.ticket_prefix)
-    _answer(session, message, texts.found(settings.ticket_prefix, query, found, settings.zone))
+    _answer(
+        session, message, admin_texts.found(settings.ticket_prefix, query, found, settings.zone)
+    )
 
 
 async def on_ban(
@@ -57,12 +59,12 @@ async def on_ban(
     banned = command.command == "ban"
     customer = await _customer(session, message, (command.args or "").strip(), settings)
     if customer is None:
-        _answer(session, message, texts.which_customer(command.command))
+        _answer(session, message, admin_texts.which_customer(command.command))
         return
     await customers.set_banned(
         session, customer, banned, actor_id=message.from_user.id, settings=settings, now=clock()
     )
-    _answer(session, message, texts.ban_done(customer, banned))
+    _answer(session, message, admin_texts.ban_done(customer, banned))
 
 
 async def on_export(
@@ -76,15 +78,17 @@ async def on_export(
     try:
         first, last = _date_range((command.args or "").split(), today)
     except ValueError as problem:
-        _answer(session, message, texts.export_usage(str(problem)))
+        _answer(session, message, admin_texts.export_usage(str(problem)))
         return
     rows = await reports.export_rows(session, first_day=first, last_day=last)
     name = f"tickets-{first}-{last}.csv"
-    _send_file(session, message, name, reports.to_csv(rows), texts.exported(len(rows), first, last))
+    _send_file(
+        session, message, name, reports.to_csv(rows), admin_texts.exported(len(rows), first, last)
+    )
 
 
 async def on_anonymous_admin(message: Message, session: AsyncSession) -> None:
-    _answer(session, message, texts.commands_need_a_person())
+    _answer(session, message, staff_texts.commands_need_a_person())
 
 
 async def on_not_admin(message: Message, session: AsyncSession) -> None:

@@ -13,7 +13,7 @@ from aiogram.methods import AnswerCallbackQuery
 from aiogram.types import CallbackQuery
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import texts
+from bot import staff_texts, texts
 from bot.keyboards import CardAction, CardButton
 from bot.settings import Settings
 from database.models import Ticket
@@ -35,7 +35,7 @@ async def on_card_button(
 ) -> AnswerCallbackQuery:
     ticket = await session.get(Ticket, callback_data.ticket_id)
     if ticket is None:
-        return _answer(query, texts.stale_button(), alert=True)
+        return _answer(query, staff_texts.stale_button(), alert=True)
     now, prefix = clock(), settings.ticket_prefix
     await remember_staff(session, query.from_user, now)
     # The card may show an older state than the ticket has: pressing it brings it up to date.
@@ -49,14 +49,16 @@ async def on_card_button(
             session, ticket, action, actor_id=query.from_user.id, settings=settings, now=now
         )
     except NotAllowedError as refusal:
-        return _answer(query, texts.not_allowed(prefix, ticket.number, str(refusal)), alert=True)
-    done = texts.staff_action_done(prefix, ticket.number, action, query.from_user.full_name)
+        return _answer(
+            query, staff_texts.not_allowed(prefix, ticket.number, str(refusal)), alert=True
+        )
+    done = staff_texts.staff_action_done(prefix, ticket.number, action, query.from_user.full_name)
     return _answer(query, done)
 
 
 async def on_stale_button(query: CallbackQuery) -> AnswerCallbackQuery:
     """Data we cannot read (an older version's card): say so rather than leave a spinner."""
-    return _answer(query, texts.stale_button(), alert=True)
+    return _answer(query, staff_texts.stale_button(), alert=True)
 
 
 def _answer(query: CallbackQuery, html: str, *, alert: bool = False) -> AnswerCallbackQuery:

@@ -10,7 +10,7 @@ from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import texts
+from bot import staff_texts
 from bot.commands import STAFF_COMMANDS
 from bot.settings import Settings
 from database.models import StaffMember, Ticket
@@ -63,7 +63,7 @@ async def on_assign(
         return
     member = await _staff_member(session, bot, settings.staff_chat_id, who, clock())
     if member is None:
-        _answer(session, message, texts.unknown_staff(who), ticket.id)
+        _answer(session, message, staff_texts.unknown_staff(who), ticket.id)
         return
     await _act(session, message, ticket, Action.ASSIGN, settings, clock(), assignee=member)
 
@@ -83,10 +83,12 @@ async def on_note(
     if ticket is None:
         return
     if not note:
-        _answer(session, message, texts.note_usage(), ticket.id)
+        _answer(session, message, staff_texts.note_usage(), ticket.id)
         return
     await staff.add_note(session, ticket, message, note, clock())
-    _answer(session, message, texts.note_added(settings.ticket_prefix, ticket.number), ticket.id)
+    _answer(
+        session, message, staff_texts.note_added(settings.ticket_prefix, ticket.number), ticket.id
+    )
 
 
 async def on_show_ticket(
@@ -114,12 +116,12 @@ async def on_history(
     if ticket is None:
         return
     lines = await reports.transcript(session, ticket.id)
-    text = texts.history(settings.ticket_prefix, ticket.number, lines, settings.zone)
+    text = staff_texts.history(settings.ticket_prefix, ticket.number, lines, settings.zone)
     _answer(session, message, text, ticket.id)
 
 
 async def on_anonymous_command(message: Message, session: AsyncSession) -> None:
-    _answer(session, message, texts.commands_need_a_person())
+    _answer(session, message, staff_texts.commands_need_a_person())
 
 
 async def _remember(session: AsyncSession, message: Message, clock: Clock) -> None:
@@ -142,15 +144,15 @@ async def _ticket(
         number = staff.parse_ticket_ref(ref, prefix)
         ticket = await staff.ticket_by_number(session, number) if number is not None else None
         if ticket is None:
-            why = texts.unknown_ticket(prefix, number) if number is not None else None
-            _answer(session, message, why or texts.which_ticket(command.command, prefix))
+            why = staff_texts.unknown_ticket(prefix, number) if number is not None else None
+            _answer(session, message, why or staff_texts.which_ticket(command.command, prefix))
         return ticket
     replied = message.reply_to_message
     ticket = None
     if replied is not None:
         ticket = await ticket_of_message(session, message.chat.id, replied.message_id)
     if ticket is None:
-        _answer(session, message, texts.which_ticket(command.command, prefix))
+        _answer(session, message, staff_texts.which_ticket(command.command, prefix))
     return ticket
 
 
@@ -174,10 +176,15 @@ async def _act(
             assignee_id=assignee_id,
         )  # fmt: skip
     except NotAllowedError as refusal:
-        _answer(session, message, texts.not_allowed(prefix, ticket.number, str(refusal)), ticket.id)
+        _answer(
+            session,
+            message,
+            staff_texts.not_allowed(prefix, ticket.number, str(refusal)),
+            ticket.id,
+        )
         return
     who = display_name(assignee) if assignee is not None else actor.full_name
-    text = texts.staff_action_done(prefix, ticket.number, action, who)
+    text = staff_texts.staff_action_done(prefix, ticket.number, action, who)
     _answer(session, message, text, ticket.id)
 
 

@@ -11,7 +11,7 @@ from datetime import timedelta
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import texts
+from bot import staff_texts
 from bot.keyboards import CardState
 from bot.settings import Settings
 from database.models import (
@@ -54,7 +54,9 @@ async def show_card(
     customer = await session.get_one(Customer, ticket.customer_id)
     count = select(func.count()).where(TicketMessage.ticket_id == ticket.id)
     messages = int((await session.execute(count)).scalar_one())
-    text = texts.ticket_card(settings.ticket_prefix, ticket, customer, messages, settings.zone)
+    text = staff_texts.ticket_card(
+        settings.ticket_prefix, ticket, customer, messages, settings.zone
+    )
     session.add(
         Delivery(
             purpose=DeliveryPurpose.CARD,

@@ -6,7 +6,7 @@ from aiogram.types import User
 from sqlalchemy import exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import texts
+from bot import staff_texts, texts
 from bot.settings import Settings
 from database.models import Customer, Direction, Ticket, TicketEvent, TicketMessage
 from services import lifecycle
@@ -35,7 +35,7 @@ async def close_own_ticket(
     notify(
         session,
         settings.staff_chat_id,
-        texts.closed_by_customer(settings.ticket_prefix, ticket.number),
+        staff_texts.closed_by_customer(settings.ticket_prefix, ticket.number),
         ticket_id=ticket.id,
     )
     notify(session, customer_id, texts.ticket_closed(settings.ticket_prefix, ticket))
@@ -57,7 +57,7 @@ async def start_over(
         await session.flush()  # the closed ticket must leave the one-active-ticket index first
     ticket = await open_ticket(session, customer, settings=settings, now=now)
     if current is not None:
-        note = texts.new_ticket_instead(settings.ticket_prefix, ticket.number)
+        note = staff_texts.new_ticket_instead(settings.ticket_prefix, ticket.number)
         notify(session, settings.staff_chat_id, note, ticket_id=current.id)
 
 

@@ -3,7 +3,7 @@
 from aiogram.types import Update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import texts
+from bot import staff_texts
 from database.models import Delivery, DeliveryPurpose, FailedUpdate
 
 
@@ -17,6 +17,6 @@ async def keep_failed_update(
         Delivery(
             purpose=DeliveryPurpose.NOTICE,
             chat_id=staff_chat_id,
-            text=texts.update_failed(update.update_id, reason[:500]),
+            text=staff_texts.update_failed(update.update_id, reason[:500]),
         )
     )

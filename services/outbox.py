@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import texts
+from bot import staff_texts
 from bot.keyboards import CardState
 from database.models import (
     Customer,
@@ -205,7 +205,9 @@ async def mark_failed(
         return  # nobody to tell but the log
     if unreachable and not await _mark_unreachable(session, delivery.chat_id):
         return  # staff were told already
-    notice = texts.customer_unreachable() if unreachable else texts.delivery_failed(reason)
+    notice = (
+        staff_texts.customer_unreachable() if unreachable else staff_texts.delivery_failed(reason)
+    )
     session.add(
         Delivery(
             purpose=DeliveryPurpose.NOTICE,

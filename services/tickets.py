@@ -7,7 +7,7 @@ from sqlalchemy import and_, exists, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ColumnElement
 
-from bot import texts
+from bot import staff_texts, texts
 from bot.settings import Settings
 from database.models import (
     Customer,
@@ -57,7 +57,7 @@ async def accept_customer_message(
         ticket,
         DeliveryPurpose.RELAY,
         to_chat_id=settings.staff_chat_id,
-        text=texts.relay_tag(settings.ticket_prefix, ticket, customer),
+        text=staff_texts.relay_tag(settings.ticket_prefix, ticket, customer),
         due=_relay_due(ticket, settings.batch_window_seconds),
     )
     return True
@@ -231,7 +231,7 @@ async def open_ticket(
                 purpose=DeliveryPurpose.HEADER,
                 chat_id=settings.staff_chat_id,
                 ticket_id=ticket.id,
-                text=texts.staff_header(prefix, ticket, customer),
+                text=staff_texts.staff_header(prefix, ticket, customer),
             ),
             Delivery(
                 purpose=DeliveryPurpose.NOTICE,
