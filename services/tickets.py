@@ -3,9 +3,8 @@
 from datetime import datetime, timedelta
 
 from aiogram.types import Message, User
-from sqlalchemy import and_, exists, insert, select, update
+from sqlalchemy import and_, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql import ColumnElement
 
 from bot import staff_texts, texts
 from bot.settings import Settings
@@ -17,14 +16,13 @@ from database.models import (
     MessageLink,
     Ticket,
     TicketEvent,
-    TicketMessage,
     utcnow,
 )
 from services import lifecycle
 from services.cards import refresh_card
-from services.content import content_of
 from services.counters import next_daily_id, next_ticket_number
 from services.lifecycle import Action
+from services.messages import already_stored, is_source_of, queue_copy, store
 
 
 async def accept_customer_message(
@@ -50,8 +48,8 @@ async def accept_customer_message(
     elif lifecycle.allowed(ticket, Action.CUSTOMER_WROTE):
         lifecycle.change(session, ticket, Action.CUSTOMER_WROTE, actor_id=customer.id, now=now)
         refresh_card(session, ticket, staff_chat_id=settings.staff_chat_id, settle=True)
-    await _store(session, message, ticket, Direction.IN, now)
-    await _queue_copy(
+    await store(session, message, ticket, Direction.IN, now)
+    await queue_copy(
         session,
         message,
         ticket,
@@ -72,16 +70,16 @@ async def accept_staff_reply(
     """
     assert message.reply_to_message is not None and message.from_user is not None
     ticket = await ticket_of_message(session, message.chat.id, message.reply_to_message.message_id)
-    if ticket is None or await _already_stored(session, message):
+    if ticket is None or await already_stored(session, message):
         return False
-    await _store(session, message, ticket, Direction.OUT, now)
+    await store(session, message, ticket, Direction.OUT, now)
     if ticket.first_response_at is None:
         ticket.first_response_at = now  # the version check keeps the earlier of two answers
     if lifecycle.allowed(ticket, Action.ANSWERED):
         lifecycle.change(session, ticket, Action.ANSWERED, actor_id=message.from_user.id, now=now)
         refresh_card(session, ticket, staff_chat_id=settings.staff_chat_id, settle=True)
     signature = staff_name(message) if settings.show_staff_names else None
-    await _queue_copy(
+    await queue_copy(
         session,
         message,
         ticket,
@@ -104,7 +102,7 @@ async def _customer_state(
 ) -> tuple[Customer | None, Ticket | None, bool]:
     """The customer, their active ticket and whether this message is stored: one query."""
     assert message.from_user is not None
-    stored = exists().where(_is_source_of(message))
+    stored = exists().where(is_source_of(message))
     active = and_(Ticket.customer_id == Customer.id, Ticket.closed_at.is_(None))
     statement = (
         select(Customer, Ticket, stored)
@@ -190,7 +188,7 @@ async def _store_from_banned(
     ticket = await latest_ticket(session, customer.id)
     if ticket is None:  # a customer row is only ever written with their first ticket
         raise LookupError(f"banned customer {customer.id} has no ticket to keep messages on")
-    await _store(session, message, ticket, Direction.IN, now)
+    await store(session, message, ticket, Direction.IN, now)
     if not customer.ban_notice_sent:
         customer.ban_notice_sent = True
         session.add(
@@ -242,64 +240,3 @@ async def open_ticket(
         ]
     )
     return ticket
-
-
-async def _queue_copy(
-    session: AsyncSession,
-    message: Message,
-    ticket: Ticket,
-    purpose: DeliveryPurpose,
-    *,
-    to_chat_id: int,
-    text: str | None = None,
-    due: datetime | None = None,
-) -> None:
-    """Queue a copy of a stored message; the stored row is found by its Telegram ids."""
-    stored = select(TicketMessage.id).where(_is_source_of(message))
-    await session.execute(
-        insert(Delivery).values(
-            purpose=purpose,
-            chat_id=to_chat_id,
-            ticket_id=ticket.id,
-            ticket_message_id=stored.scalar_subquery(),
-            from_chat_id=message.chat.id,
-            from_message_id=message.message_id,
-            text=text,
-            next_attempt_at=due or utcnow(),
-        )
-    )
-
-
-def _is_source_of(message: Message) -> ColumnElement[bool]:
-    """The stored row of this Telegram message (unique on chat id + message id)."""
-    return and_(
-        TicketMessage.source_chat_id == message.chat.id,
-        TicketMessage.source_message_id == message.message_id,
-    )
-
-
-async def _already_stored(session: AsyncSession, message: Message) -> bool:
-    statement = select(TicketMessage.id).where(_is_source_of(message))
-    return (await session.execute(statement)).first() is not None
-
-
-async def _store(
-    session: AsyncSession, message: Message, ticket: Ticket, direction: Direction, now: datetime
-) -> None:
-    # Core inserts without RETURNING: ids are not needed here, and on SQLite each row
-    # fetched back is one more trip to the database thread on the hot path.
-    assert message.from_user is not None
-    content = content_of(message)
-    statement = insert(TicketMessage).values(
-        ticket_id=ticket.id,
-        direction=direction,
-        author_id=message.from_user.id,
-        content_kind=content.kind,
-        text=content.text,
-        entities=content.entities,
-        file_id=content.file_id,
-        source_chat_id=message.chat.id,
-        source_message_id=message.message_id,
-        created_at=now,
-    )
-    await session.execute(statement)
