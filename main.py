@@ -24,7 +24,7 @@ from database.engine import create_engine, create_session_factory
 from database.models import utcnow
 from services.delivery import DeliveryWorker
 from services.failed_updates import keep_failed_update
-from services.outbox import recent_sends, retarget_staff_deliveries
+from services.outbox import forget_cards_elsewhere, recent_sends, retarget_staff_deliveries
 from services.pacing import Limit, Pacer
 
 logger = logging.getLogger(__name__)
@@ -77,6 +77,7 @@ async def serve(
         await set_menus(bot, settings)
         async with session_factory.begin() as session:
             moved = await retarget_staff_deliveries(session, settings.staff_chat_id)
+            await forget_cards_elsewhere(session, settings.staff_chat_id)
             # What the last run sent in the past minute still counts against the limits.
             now = utcnow()
             recent = await recent_sends(session, since=now - timedelta(minutes=1))

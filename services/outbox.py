@@ -257,6 +257,28 @@ async def retarget_staff_deliveries(session: AsyncSession, staff_chat_id: int) -
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
+async def forget_cards_elsewhere(session: AsyncSession, staff_chat_id: int) -> int:
+    """Tickets whose card was sent to an earlier staff chat have no card here: its message
+    id would name some other message of this chat. Their next update of state goes nowhere
+    and /ticket shows a new card."""
+    in_this_chat = (
+        select(MessageLink.message_id)
+        .where(
+            MessageLink.chat_id == staff_chat_id,
+            MessageLink.message_id == Ticket.header_message_id,
+            MessageLink.ticket_id == Ticket.id,
+        )
+        .exists()
+    )
+    result = await session.execute(
+        update(Ticket)
+        .where(Ticket.header_message_id.is_not(None), ~in_this_chat)
+        .values(header_message_id=None, card_state=None)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
 async def recent_sends(session: AsyncSession, since: datetime) -> list[tuple[int, datetime]]:
     """(chat id, time) of each message sent since then: the pacer's memory across restarts."""
     statement = (

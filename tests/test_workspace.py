@@ -468,3 +468,21 @@ async def test_a_long_refusal_is_cut_to_fit_a_callback_answer(
     answer = (await press(fake, header["message_id"], rival, take))["text"]
     assert len(answer) == 200 and answer.endswith("…")
     assert answer.startswith("⚠️ SUPPORT-DESK-XYZ-00001: HHHH")
+
+
+async def test_a_new_staff_chat_does_not_inherit_the_old_chats_cards(
+    fake: FakeTelegram, start_bot: Any, make_settings: Any, session_factory: SessionFactory
+) -> None:
+    first = start_bot(make_settings())
+    await open_ticket(fake)
+    await first.shutdown()
+    moved_to = -1009999999999
+    staff = fake.group_chat(moved_to)
+    fake.send(staff, fake.user(9002, "Someone"), "hello")  # message 1 here is not a card
+    start_bot(make_settings(staff_chat_id=moved_to))
+    command(fake, staff, fake.user(9001, "Agent"), "/take 1")
+    await fake.wait_for(lambda: len(fake.bot_messages(moved_to)) == 1)
+    assert fake.bot_messages(moved_to)[0]["text"] == "✋ Taken: ARG-00001 · Agent"
+    await asyncio.sleep(0.3)
+    assert not [m for m, _ in fake.requests if m == "editMessageReplyMarkup"]
+    assert (await ticket_row(session_factory)).header_message_id is None
