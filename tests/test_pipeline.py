@@ -32,7 +32,10 @@ async def test_an_update_is_confirmed_only_after_its_transaction_commits(
 async def test_an_update_that_keeps_failing_is_kept_and_staff_are_told(
     fake: FakeTelegram, running: RunningBot, session_factory: SessionFactory
 ) -> None:
-    async with session_factory.begin() as session:  # a broken schema makes every store fail
+    # Once the bot is polling (its start-up checks read these tables too), a broken schema
+    # makes every store fail.
+    await fake.wait_for(lambda: any(method == "getUpdates" for method, _ in fake.requests))
+    async with session_factory.begin() as session:
         await session.execute(text("DROP TABLE message_link"))
         await session.execute(text("ALTER TABLE ticket_message RENAME TO broken"))
     ned = fake.user(7002, "Ned")
