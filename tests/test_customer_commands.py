@@ -80,7 +80,7 @@ async def test_new_closes_the_current_ticket_and_opens_another(
     await fake.wait_for(lambda: "second question" in staff_messages(fake)[-1].get("text", ""))
     assert await tickets(session_factory) == [(1, "closed"), (2, "open")]
     texts = [m.get("text", "") for m in staff_messages(fake)]
-    assert "\n\n🆕 The customer started a new request, ARG-00002." in "\n".join(texts)
+    assert "🆕 The customer started a new request, ARG-00002." in "\n".join(texts)
     # The second question joined the new ticket (alone, or with its card if that was still
     # waiting to go).
     assert "ARG-00002 · " in texts[-1] and texts[-1].endswith("\nsecond question")
