@@ -108,6 +108,21 @@ _databases = itertools.count(1)
 
 
 @pytest.fixture
+def blank_database_url(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[str]:
+    """An empty database, not migrated, of the test's backend."""
+    if backend == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'blank.db'}"
+        return
+    server: PostgresServer = request.getfixturevalue("postgres")
+    name = f"blank_{next(_databases)}"
+    server.sql(f"CREATE DATABASE {name}")
+    yield server.url(name)
+    server.sql(f"DROP DATABASE {name} WITH (FORCE)")
+
+
+@pytest.fixture
 async def database_url(
     backend: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> AsyncIterator[str]:

@@ -22,9 +22,9 @@ from main import HERE
 
 
 @pytest.fixture
-def alembic_config(tmp_path: Path) -> Config:
+def alembic_config(blank_database_url: str) -> Config:
     config = Config(str(HERE / "alembic.ini"))
-    config.attributes["database_url"] = f"sqlite+aiosqlite:///{tmp_path / 'stairway.db'}"
+    config.attributes["database_url"] = blank_database_url
     config.attributes["configure_logging"] = False
     return config
 
