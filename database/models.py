@@ -220,6 +220,17 @@ class Delivery(Base):
     sent_at: Mapped[datetime | None]
 
 
+class ChatLease(Base):
+    """Which bot process sends to a chat now: one at a time, so per-chat order holds and no
+    delivery goes out twice when several processes share the database."""
+
+    __tablename__ = "chat_lease"
+
+    chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    owner: Mapped[str] = mapped_column(String(128))
+    expires_at: Mapped[datetime]
+
+
 class DailyTicketCounter(Base):
     __tablename__ = "daily_ticket_counter"
 

@@ -22,6 +22,7 @@ from database.engine import SessionFactory, is_outage
 from database.models import DeliveryPurpose, utcnow
 from services import outbox
 from services.batching import first_send
+from services.leases import ChatLeases
 from services.outbox import Job
 from services.pacing import Pacer
 from services.sending import Pace, send_report, send_to_customer, send_to_staff, update_card
@@ -53,6 +54,7 @@ class DeliveryWorker:
         self._stopping = False
         self._senders: dict[int, asyncio.Task[None]] = {}
         self._fatal: BaseException | None = None
+        self._leases = ChatLeases(session_factory)
 
     def wake(self) -> None:
         """Look at the outbox now: something was just committed to it."""
@@ -61,8 +63,10 @@ class DeliveryWorker:
     async def run(self, stop: asyncio.Event) -> None:
         """Send until `stop` is set, then give in-flight sends a short grace period."""
         stopper = asyncio.create_task(stop.wait())
+        await self._leases.forget_dead_owners()
         try:
             while not stop.is_set() and self._fatal is None:
+                await self._leases.renew_if_due()
                 self._wake.clear()
                 scanned = time.monotonic()
                 pause = await self._start_due_senders()
@@ -76,6 +80,7 @@ class DeliveryWorker:
             self._stopping = True
             stopper.cancel()
             await self._finish_in_flight()
+            await self._leases.release_all()
         if self._fatal is not None:
             raise self._fatal
 
@@ -83,7 +88,12 @@ class DeliveryWorker:
         """Start a sender for each chat whose next delivery is due; return the time to wait."""
         try:
             async with self._sessions.begin() as session:
-                heads = await outbox.chat_heads(session, staff_chat_id=self._staff_chat_id)
+                heads = await outbox.chat_heads(
+                    session,
+                    staff_chat_id=self._staff_chat_id,
+                    owner=self._leases.owner,
+                    now=utcnow(),
+                )
         except Exception:
             # The database is down or locked: the rows are safe, look again later.
             logger.exception("could not read the outbox")
@@ -116,6 +126,7 @@ class DeliveryWorker:
                 if not jobs:
                     break
                 await self._deliver(chat_id, jobs)
+            await self._leases.release(chat_id)
         except TelegramUnauthorizedError as error:
             self._fatal = error  # the token was revoked: the bot cannot go on
         except Exception:
@@ -127,7 +138,10 @@ class DeliveryWorker:
             self.wake()
 
     async def _next_jobs(self, chat_id: int) -> list[Job]:
+        """The chat's next jobs, if this process holds (or now takes) the chat's lease."""
         async with self._sessions.begin() as session:
+            if not await self._leases.claim(session, chat_id):
+                return []  # another process sends to this chat now
             return await outbox.next_jobs(
                 session, chat_id, utcnow(), staff_chat_id=self._staff_chat_id
             )

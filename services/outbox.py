@@ -19,6 +19,7 @@ from database.models import (
     TicketMessage,
 )
 from services import cards
+from services.leases import leased_elsewhere
 
 
 @dataclass
@@ -67,11 +68,14 @@ def _lane_heads(staff_chat_id: int, *where: Any) -> Any:
     )
 
 
-async def chat_heads(session: AsyncSession, *, staff_chat_id: int) -> list[tuple[int, datetime]]:
-    """Each chat with pending deliveries, and when the first of its lanes is due."""
+async def chat_heads(
+    session: AsyncSession, *, staff_chat_id: int, owner: str, now: datetime
+) -> list[tuple[int, datetime]]:
+    """Each chat with pending deliveries that no other process is sending to, and when the
+    first of its lanes is due."""
     statement = (
         select(Delivery.chat_id, func.min(Delivery.next_attempt_at))
-        .where(Delivery.id.in_(_lane_heads(staff_chat_id)))
+        .where(Delivery.id.in_(_lane_heads(staff_chat_id)), ~leased_elsewhere(owner, now))
         .group_by(Delivery.chat_id)
     )
     return [(chat_id, due_at) for chat_id, due_at in await session.execute(statement)]
