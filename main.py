@@ -1,10 +1,12 @@
-"""tgdesk: the composition root. `python main.py` migrates the database and runs the bot."""
+"""tgdesk: the composition root. `python main.py` migrates the database and runs the bot;
+`python main.py export FILE` / `import FILE` move its data to another database."""
 
+import argparse
 import asyncio
 import logging
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -13,19 +15,22 @@ from aiogram.exceptions import TelegramNetworkError, TelegramServerError, Telegr
 from aiogram.types import Update
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 from pydantic import ValidationError
 
 from bot.commands import set_menus
 from bot.dispatcher import build_bot, build_dispatcher
 from bot.logs import configure_logging
 from bot.polling import Poller, until_stopped
-from bot.settings import Settings, describe_errors
+from bot.settings import DatabaseSettings, Settings, describe_errors
 from database.engine import create_engine, create_session_factory
 from database.models import utcnow
 from services.delivery import DeliveryWorker
 from services.failed_updates import keep_failed_update
 from services.outbox import forget_cards_elsewhere, recent_sends, retarget_staff_deliveries
 from services.pacing import Limit, Pacer
+from services.selfcheck import self_check
+from services.transfer import TransferError, check_file, export_file, import_file, summary
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +44,13 @@ def upgrade_database(database_url: str) -> None:
     config.attributes["database_url"] = database_url
     config.attributes["configure_logging"] = False
     command.upgrade(config, "head")
+
+
+def head_revision() -> str:
+    """The schema revision migrations end at: an export names it, an import requires it."""
+    head = ScriptDirectory.from_config(Config(str(HERE / "alembic.ini"))).get_current_head()
+    assert head is not None
+    return head
 
 
 async def serve(
@@ -72,6 +84,7 @@ async def serve(
         worker.wake()
 
     try:
+        await self_check(session_factory)
         if not await _introduce(bot, stop):
             return
         await set_menus(bot, settings)
@@ -133,7 +146,10 @@ async def run(settings: Settings) -> None:
         await serve(settings, stop)
 
 
-def main() -> int:
+def main(argv: Sequence[str] = ()) -> int:
+    arguments = _parse_command_line(argv)
+    if arguments.command is not None:
+        return transfer(arguments.command, arguments.file)
     try:
         settings = Settings()
     except ValidationError as error:
@@ -161,5 +177,43 @@ def _exit_code(error: Exception) -> int:
     return 1
 
 
+def _parse_command_line(argv: Sequence[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python main.py", description="Run the bot, or move its data to another database."
+    )
+    commands = parser.add_subparsers(dest="command", title="commands (without one: run the bot)")
+    export = commands.add_parser("export", help="write every row to FILE (JSON Lines)")
+    export.add_argument("file", type=Path, metavar="FILE")
+    load = commands.add_parser("import", help="load FILE into an empty database")
+    load.add_argument("file", type=Path, metavar="FILE")
+    return parser.parse_args(argv)
+
+
+def transfer(action: str, path: Path) -> int:
+    """`export FILE` or `import FILE`: only DATABASE_URL is needed, not the bot's settings."""
+    try:
+        database_url = DatabaseSettings().database_url
+    except ValidationError as error:
+        print(f"tgdesk: {describe_errors(error)}", file=sys.stderr)
+        return EXIT_CONFIG_ERROR
+    configure_logging("WARNING", secrets=[])
+    head = head_revision()
+    try:
+        if action == "export":
+            counts = asyncio.run(export_file(database_url, path, schema=head))
+        else:
+            check_file(path, schema=head)  # before migrating: a refused file changes nothing
+            upgrade_database(database_url)
+            counts = asyncio.run(import_file(database_url, path, schema=head))
+    except TransferError as error:
+        print(f"tgdesk: {action} {path}: {error}", file=sys.stderr)
+        return EXIT_CONFIG_ERROR
+    except Exception as error:
+        logger.error("tgdesk %s stopped on an unexpected error", action, exc_info=error)
+        return 1
+    print(f"tgdesk: {action}ed {summary(counts)}")
+    return 0
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

@@ -31,3 +31,5 @@ def configure_logging(level: str, *, secrets: list[str]) -> None:
     logging.basicConfig(level=level, handlers=[handler], force=True)
     # aiogram logs every handled update at INFO; that is our DEBUG.
     logging.getLogger("aiogram.event").setLevel(max(logging.getLevelName(level), logging.WARNING))
+    # aiosqlite logs two lines per database call at DEBUG: noise that drowns our own.
+    logging.getLogger("aiosqlite").setLevel(max(logging.getLevelName(level), logging.INFO))
