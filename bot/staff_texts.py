@@ -143,3 +143,11 @@ def history(prefix: str, number: int, lines: list[tuple[datetime, str, str]], zo
 
 def stale_button() -> str:
     return "This button is out of date. Use /ticket to get a fresh card."
+
+
+def not_an_answer() -> str:
+    return (
+        "⚠️ This reply did not reach a customer: the message it replies to belongs to no "
+        "ticket. Reply to a ticket's card or one of its messages (if you just did, the bot "
+        "had not finished recording it: send it again)."
+    )

@@ -3,22 +3,37 @@
 from collections.abc import Callable
 from datetime import datetime
 
-from aiogram import F, Router
+from aiogram import Bot, F, Router
 from aiogram.types import Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import staff_texts
 from bot.settings import Settings
+from services.outbox import notify
 from services.people import remember_staff
 from services.tickets import accept_staff_reply
 
 
 async def on_staff_reply(
-    message: Message, session: AsyncSession, settings: Settings, clock: Callable[[], datetime]
+    message: Message,
+    session: AsyncSession,
+    settings: Settings,
+    clock: Callable[[], datetime],
+    bot: Bot,
 ) -> None:
     # Replies to anything that is not a ticket's message are staff talking among themselves.
     answered = await accept_staff_reply(session, message, settings=settings, now=clock())
     if answered and message.sender_chat is None and message.from_user is not None:
         await remember_staff(session, message.from_user, clock())
+    elif answered is False and _replies_to_unlinked_bot_message(message, bot.id):
+        # A message of ours that belongs to no ticket (a report, a command's answer), or one
+        # whose sending is still being recorded: say so rather than drop the answer quietly.
+        notify(session, message.chat.id, staff_texts.not_an_answer(), reply_to=message.message_id)
+
+
+def _replies_to_unlinked_bot_message(message: Message, bot_id: int) -> bool:
+    replied = message.reply_to_message
+    return replied is not None and replied.from_user is not None and replied.from_user.id == bot_id
 
 
 def from_staff(message: Message) -> bool:

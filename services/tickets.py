@@ -63,14 +63,17 @@ async def accept_customer_message(
 
 async def accept_staff_reply(
     session: AsyncSession, message: Message, *, settings: Settings, now: datetime
-) -> bool:
+) -> bool | None:
     """Store a staff answer to a ticket's message and queue its copy to the customer.
 
-    Returns False when the message replies to nothing of a ticket, or was stored before.
+    Returns False when the message replies to nothing of a ticket; None when it was stored
+    before (a redelivered update).
     """
     assert message.reply_to_message is not None and message.from_user is not None
+    if await already_stored(session, message):
+        return None
     ticket = await ticket_of_message(session, message.chat.id, message.reply_to_message.message_id)
-    if ticket is None or await already_stored(session, message):
+    if ticket is None:
         return False
     await store(session, message, ticket, Direction.OUT, now)
     if ticket.first_response_at is None:

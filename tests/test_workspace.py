@@ -486,3 +486,17 @@ async def test_a_new_staff_chat_does_not_inherit_the_old_chats_cards(
     await asyncio.sleep(0.3)
     assert not [m for m, _ in fake.requests if m == "editMessageReplyMarkup"]
     assert (await ticket_row(session_factory)).header_message_id is None
+
+
+async def test_a_reply_to_a_message_of_no_ticket_is_not_dropped_quietly(
+    fake: FakeTelegram, running: RunningBot
+) -> None:
+    await open_ticket(fake)
+    staff, agent = fake.group_chat(STAFF_CHAT_ID), fake.user(9001, "Agent")
+    command(fake, staff, agent, "/take")  # answered with "Which ticket?", part of no ticket
+    refusal = await last_answer(fake, 2)
+    assert refusal.startswith("Which ticket?")
+    fake.send(staff, agent, "it is ARG-00001", reply_to=staff_messages(fake)[1]["message_id"])
+    warning = await last_answer(fake, 3)
+    assert warning.startswith("⚠️ This reply did not reach a customer")
+    assert len(fake.bot_messages(CUSTOMER_ID)) == 1  # the acknowledgement only
