@@ -24,8 +24,9 @@ lint: $(VENV)/.installed
 test: lint
 	$(BIN)/pytest
 
+# The ingest benchmark also starts a throwaway PostgreSQL (needs its server binaries).
 bench: $(VENV)/.installed
-	$(BIN)/python -m bench.ingest
+	$(BIN)/python -m bench.ingest --backend both
 	$(BIN)/python -m bench.delivery
 
 clean:
