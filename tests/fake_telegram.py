@@ -37,6 +37,7 @@ import time
 import zlib
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from aiohttp import web
@@ -49,6 +50,7 @@ Limit = tuple[int, float]  # at most this many messages in any window of this ma
 GROUP_LIMIT: Limit = (20, 60.0)  # per group or supergroup chat
 PRIVATE_LIMIT: Limit = (1, 1.0)  # per private chat
 GLOBAL_LIMIT: Limit = (30, 1.0)  # per bot, across all chats
+HUMAN_REPLY_SECONDS = 0.5  # the soonest a person's reply to a bot message reaches the bot
 # Methods that count against the flood limits (lower case, as requests are matched).
 SENDING_METHODS = frozenset(
     name.lower()
@@ -479,6 +481,10 @@ def _error_response(error: ApiError) -> web.Response:
         body["parameters"] = {"retry_after": error.retry_after}
         headers["Retry-After"] = str(error.retry_after)
     return web.json_response(body, status=error.code, headers=headers)
+
+
+def _due(update: Json, *, now: float) -> bool:
+    return float(update.get("_not_before", 0.0)) <= now
 
 
 def _update_type(update: Json) -> str:
@@ -916,7 +922,12 @@ class FakeTelegram:
         if entities:
             fields["entities"] = entities
         message = self._store(chat["id"], from_user, fields, reply=reply, thread_id=thread_id)
-        self.queue_update({"message": _public(message)})
+        update: Json = {"message": _public(message)}
+        if reply is not None and reply["from"]["id"] == self.bot_user["id"]:
+            # Nobody reads and answers a message within half a second of its arrival: the
+            # reply reaches the bot no sooner (as it would; the bot records what it sent then).
+            update["_not_before"] = reply["_at"] + HUMAN_REPLY_SECONDS
+        self.queue_update(update)
         return message
 
     def press(self, chat_id: int, message_id: int, user: Json, data: str) -> str:
@@ -1095,6 +1106,7 @@ class FakeTelegram:
         message_id = history[-1]["message_id"] + 1 if history else 1
         message: Json = {"message_id": message_id, "from": sender, "chat": chat}
         message["date"] = int(time.time())
+        message["_at"] = time.monotonic()
         if thread_id is not None:
             message["message_thread_id"] = thread_id
             if chat.get("is_forum"):
@@ -1228,13 +1240,17 @@ class FakeTelegram:
         allowed = params.get("allowed_updates") or []
         deadline = time.monotonic() + float(params.get("timeout") or 0)
         while True:
-            ready = [u for u in self._updates if not allowed or _update_type(u) in allowed]
-            remaining = deadline - time.monotonic()
+            now = time.monotonic()
+            # In order: an update not yet due holds back those after it.
+            due = list(itertools.takewhile(partial(_due, now=now), self._updates))
+            ready = [u for u in due if not allowed or _update_type(u) in allowed]
+            remaining = deadline - now
             if ready or remaining <= 0 or self._closing.is_set():
                 return [_public(update) for update in ready[:limit]]
             self._update_queued.clear()
+            held = [u["_not_before"] - now for u in self._updates[len(due) :][:1]]
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._update_queued.wait(), remaining)
+                await asyncio.wait_for(self._update_queued.wait(), min([remaining, *held]))
 
     async def _send_message(self, params: Json) -> Json:
         chat_id = self._chat_id(params)

@@ -53,6 +53,7 @@ from tests.fake_telegram import (
     PRIVATE_LIMIT,
     FakeTelegram,
     Upload,
+    _public,
     dice,
     document,
     location,
@@ -820,7 +821,7 @@ async def test_press_queues_callback_query(fake: FakeTelegram, bot: Bot) -> None
 
     [raw] = fake.pending_updates()
     assert raw["callback_query"]["id"] == query_id
-    assert raw["callback_query"]["message"] == fake.bot_messages(STAFF_ID)[0]
+    assert raw["callback_query"]["message"] == _public(fake.bot_messages(STAFF_ID)[0])
     [update] = await bot.get_updates()
     query = update.callback_query
     assert isinstance(query, CallbackQuery)
