@@ -14,6 +14,7 @@ with 1 if a check failed or an update was not handled.
 
 import argparse
 import asyncio
+import signal
 import statistics
 import time
 from collections import Counter
@@ -167,6 +168,8 @@ def main(arguments: Any = None) -> int:
     parser.add_argument("--messages", type=int, default=2000, help="later messages per level")
     options = parser.parse_args(arguments)
     backends = list(get_args(Backend)) if options.backend == "both" else [options.backend]
+    # SIGTERM as Ctrl+C: the throwaway PostgreSQL server is stopped and its folder removed.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     return asyncio.run(run(backends, options.runs, options.customers, options.messages))
 
 

@@ -80,7 +80,8 @@ class DeliveryWorker:
             self._stopping = True
             stopper.cancel()
             await self._finish_in_flight()
-            await self._leases.release_all()
+            # Leases are not given back here: the database may be what is stuck, and a stop
+            # must stay prompt. A restart on this host takes them back at once (see leases).
         if self._fatal is not None:
             raise self._fatal
 
@@ -126,7 +127,8 @@ class DeliveryWorker:
                 if not jobs:
                     break
                 await self._deliver(chat_id, jobs)
-            await self._leases.release(chat_id)
+            if not self._stopping:
+                await self._leases.release(chat_id)
         except TelegramUnauthorizedError as error:
             self._fatal = error  # the token was revoked: the bot cannot go on
         except Exception:

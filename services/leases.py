@@ -63,10 +63,6 @@ async def release_chat(session: AsyncSession, chat_id: int, owner: str) -> None:
     )
 
 
-async def release_all(session: AsyncSession, owner: str) -> None:
-    await session.execute(delete(ChatLease).where(ChatLease.owner == owner))
-
-
 async def forget_dead_owners(session: AsyncSession, owner: str) -> int:
     """Drop leases of earlier runs on this host that are gone (a crash, a kill -9), so a
     restarted bot does not wait for them to run out. An earlier run of this very process
@@ -143,14 +139,6 @@ class ChatLeases:
         self._trusted_until.pop(chat_id, None)
         async with self._sessions.begin() as session:
             await release_chat(session, chat_id, self.owner)
-
-    async def release_all(self) -> None:
-        self._trusted_until.clear()
-        try:
-            async with self._sessions.begin() as session:
-                await release_all(session, self.owner)
-        except Exception:
-            logger.exception("could not release chat leases; they run out by themselves")
 
     async def forget_dead_owners(self) -> None:
         try:
