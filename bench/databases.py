@@ -12,6 +12,7 @@ import tempfile
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
@@ -92,7 +93,7 @@ async def check(session_factory: SessionFactory, tickets: int, messages: int) ->
         queued = await session.scalar(
             select(func.count()).where(Delivery.purpose == DeliveryPurpose.RELAY)
         )
-    daily: dict[Any, list[int]] = {}
+    daily: dict[date, list[int]] = {}
     for day, daily_id in by_day:
         daily.setdefault(day, []).append(daily_id)
     problems = []

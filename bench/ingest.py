@@ -20,7 +20,7 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, get_args
+from typing import get_args
 
 from aiogram.types import Update
 
@@ -160,7 +160,7 @@ async def run(backends: list[Backend], runs: int, customers: int, messages: int)
     return 1 if unhandled or failed_checks else 0
 
 
-def main(arguments: Any = None) -> int:
+def main(arguments: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--runs", type=int, default=1, help="measurements of each level")
