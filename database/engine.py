@@ -27,7 +27,11 @@ def sqlite_path(database_url: str) -> Path | None:
 def create_engine(database_url: str, **options: Any) -> AsyncEngine:
     path = sqlite_path(database_url)
     if path is None:
-        return create_async_engine(database_url, pool_pre_ping=True, **options)
+        # A pool as large as the work in flight: with the default 5 + 10 overflow, bursts
+        # open and close a connection per transaction. No pre-ping: a dropped connection
+        # fails its transaction, which the update middleware retries whole on a new one.
+        options = {"pool_size": 20, "max_overflow": 0, **options}
+        return create_async_engine(database_url, **options)
     path.parent.mkdir(parents=True, exist_ok=True)
     # One connection per process: writers queue in asyncio instead of spinning in
     # SQLite's busy handler; BEGIN IMMEDIATE + busy_timeout cover other processes.

@@ -3,12 +3,39 @@
 from datetime import datetime
 
 from aiogram.types import Message
-from sqlalchemy import and_, insert, select
+from sqlalchemy import Table, and_, bindparam, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ColumnElement
 
-from database.models import Delivery, DeliveryPurpose, Direction, Ticket, TicketMessage, utcnow
+from database.models import (
+    Base,
+    Delivery,
+    DeliveryPurpose,
+    Direction,
+    Ticket,
+    TicketMessage,
+    utcnow,
+)
 from services.content import content_of
+
+
+def _table(model: type[Base]) -> Table:
+    return Base.metadata.tables[str(model.__tablename__)]
+
+
+# The two statements every stored message runs, built once: building and caching a
+# statement per call costs more Python time than the database spends executing it.
+# Core statements on the tables skip the ORM's autoflush, so callers' pending changes are
+# flushed first by hand, which keeps outbox ids in the order the rows were queued.
+_STORE = insert(_table(TicketMessage))
+_QUEUE_COPY = insert(_table(Delivery)).values(
+    ticket_message_id=select(TicketMessage.id)
+    .where(
+        TicketMessage.source_chat_id == bindparam("source_chat_id"),
+        TicketMessage.source_message_id == bindparam("source_message_id"),
+    )
+    .scalar_subquery()
+)
 
 
 async def queue_copy(
@@ -22,19 +49,19 @@ async def queue_copy(
     due: datetime | None = None,
 ) -> None:
     """Queue a copy of a stored message; the stored row is found by its Telegram ids."""
-    stored = select(TicketMessage.id).where(is_source_of(message))
-    await session.execute(
-        insert(Delivery).values(
-            purpose=purpose,
-            chat_id=to_chat_id,
-            ticket_id=ticket.id,
-            ticket_message_id=stored.scalar_subquery(),
-            from_chat_id=message.chat.id,
-            from_message_id=message.message_id,
-            text=text,
-            next_attempt_at=due or utcnow(),
-        )
-    )
+    await session.flush()
+    values = {
+        "purpose": purpose,
+        "chat_id": to_chat_id,
+        "ticket_id": ticket.id,
+        "from_chat_id": message.chat.id,
+        "from_message_id": message.message_id,
+        "source_chat_id": message.chat.id,
+        "source_message_id": message.message_id,
+        "text": text,
+        "next_attempt_at": due or utcnow(),
+    }
+    await session.execute(_QUEUE_COPY, values)
 
 
 def is_source_of(message: Message) -> ColumnElement[bool]:
@@ -53,20 +80,21 @@ async def already_stored(session: AsyncSession, message: Message) -> bool:
 async def store(
     session: AsyncSession, message: Message, ticket: Ticket, direction: Direction, now: datetime
 ) -> None:
-    # Core inserts without RETURNING: ids are not needed here, and on SQLite each row
-    # fetched back is one more trip to the database thread on the hot path.
+    # Without RETURNING: ids are not needed here, and on SQLite each row fetched back is
+    # one more trip to the database thread on the hot path.
     assert message.from_user is not None
     content = content_of(message)
-    statement = insert(TicketMessage).values(
-        ticket_id=ticket.id,
-        direction=direction,
-        author_id=message.from_user.id,
-        content_kind=content.kind,
-        text=content.text,
-        entities=content.entities,
-        file_id=content.file_id,
-        source_chat_id=message.chat.id,
-        source_message_id=message.message_id,
-        created_at=now,
-    )
-    await session.execute(statement)
+    await session.flush()
+    values = {
+        "ticket_id": ticket.id,
+        "direction": direction,
+        "author_id": message.from_user.id,
+        "content_kind": content.kind,
+        "text": content.text,
+        "entities": content.entities,
+        "file_id": content.file_id,
+        "source_chat_id": message.chat.id,
+        "source_message_id": message.message_id,
+        "created_at": now,
+    }
+    await session.execute(_STORE, values)
