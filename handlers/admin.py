@@ -15,7 +15,7 @@ from database.models import Customer, Delivery, DeliveryPurpose
 from services import customers, reports
 from services.batching import CAPTION_LIMIT, visible_length
 from services.chart import render_chart
-from services.outbox import notify
+from services.outbox import answer
 from services.staff import parse_ticket_ref, ticket_by_number
 from services.stats import collect_stats
 from services.tickets import ticket_of_message
@@ -30,7 +30,7 @@ async def on_stats(
     stats = await collect_stats(session, now=clock(), zone=settings.zone)
     caption = admin_texts.stats(stats)
     if visible_length(caption) > CAPTION_LIMIT:
-        _answer(session, message, caption)
+        answer(session, message, caption)
         caption = admin_texts.chart_caption()
     _send_file(session, message, "stats.png", render_chart(stats.days), caption)
 
@@ -40,12 +40,10 @@ async def on_find(
 ) -> None:
     query = (command.args or "").strip()
     if not query:
-        _answer(session, message, admin_texts.find_usage())
+        answer(session, message, admin_texts.find_usage())
         return
     found = await reports.search(session, query, prefix=settings.ticket_prefix)
-    _answer(
-        session, message, admin_texts.found(settings.ticket_prefix, query, found, settings.zone)
-    )
+    answer(session, message, admin_texts.found(settings.ticket_prefix, query, found, settings.zone))
 
 
 async def on_ban(
@@ -59,12 +57,12 @@ async def on_ban(
     banned = command.command == "ban"
     customer = await _customer(session, message, (command.args or "").strip(), settings)
     if customer is None:
-        _answer(session, message, admin_texts.which_customer(command.command))
+        answer(session, message, admin_texts.which_customer(command.command))
         return
     await customers.set_banned(
         session, customer, banned, actor_id=message.from_user.id, settings=settings, now=clock()
     )
-    _answer(session, message, admin_texts.ban_done(customer, banned))
+    answer(session, message, admin_texts.ban_done(customer, banned))
 
 
 async def on_export(
@@ -78,7 +76,7 @@ async def on_export(
     try:
         first, last = _date_range((command.args or "").split(), today)
     except ValueError as problem:
-        _answer(session, message, admin_texts.export_usage(str(problem)))
+        answer(session, message, admin_texts.export_usage(str(problem)))
         return
     rows = await reports.export_rows(session, first_day=first, last_day=last)
     name = f"tickets-{first}-{last}.csv"
@@ -88,11 +86,11 @@ async def on_export(
 
 
 async def on_anonymous_admin(message: Message, session: AsyncSession) -> None:
-    _answer(session, message, staff_texts.commands_need_a_person())
+    answer(session, message, staff_texts.commands_need_a_person())
 
 
 async def on_not_admin(message: Message, session: AsyncSession) -> None:
-    _answer(session, message, texts.admins_only())
+    answer(session, message, texts.admins_only())
 
 
 async def _customer(
@@ -127,10 +125,6 @@ def _date_range(args: list[str], today: date) -> tuple[date, date]:
     if (last - first).days >= EXPORT_MAX_DAYS:
         raise ValueError(f"at most {EXPORT_MAX_DAYS} days at once")
     return first, last
-
-
-def _answer(session: AsyncSession, message: Message, text: str) -> None:
-    notify(session, message.chat.id, text, reply_to=message.message_id)
 
 
 def _send_file(

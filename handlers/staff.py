@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import staff_texts
 from bot.settings import Settings
-from services.outbox import notify
+from services.outbox import answer
 from services.people import remember_staff
 from services.tickets import accept_staff_reply
 
@@ -28,7 +28,7 @@ async def on_staff_reply(
     elif answered is False and _replies_to_unlinked_bot_message(message, bot.id):
         # A message of ours that belongs to no ticket (a report, a command's answer), or one
         # whose sending is still being recorded: say so rather than drop the answer quietly.
-        notify(session, message.chat.id, staff_texts.not_an_answer(), reply_to=message.message_id)
+        answer(session, message, staff_texts.not_an_answer())
 
 
 def _replies_to_unlinked_bot_message(message: Message, bot_id: int) -> bool:

@@ -17,7 +17,7 @@ from database.models import StaffMember, Ticket
 from services import reports, staff
 from services.cards import show_card
 from services.lifecycle import Action, NotAllowedError
-from services.outbox import notify
+from services.outbox import answer
 from services.people import display_name, find_staff, parse_user_id, remember_staff
 from services.tickets import ticket_of_message
 
@@ -63,7 +63,7 @@ async def on_assign(
         return
     member = await _staff_member(session, bot, settings.staff_chat_id, who, clock())
     if member is None:
-        _answer(session, message, staff_texts.unknown_staff(who), ticket.id)
+        answer(session, message, staff_texts.unknown_staff(who), ticket_id=ticket.id)
         return
     await _act(session, message, ticket, Action.ASSIGN, settings, clock(), assignee=member)
 
@@ -83,11 +83,14 @@ async def on_note(
     if ticket is None:
         return
     if not note:
-        _answer(session, message, staff_texts.note_usage(), ticket.id)
+        answer(session, message, staff_texts.note_usage(), ticket_id=ticket.id)
         return
     await staff.add_note(session, ticket, message, note, clock())
-    _answer(
-        session, message, staff_texts.note_added(settings.ticket_prefix, ticket.number), ticket.id
+    answer(
+        session,
+        message,
+        staff_texts.note_added(settings.ticket_prefix, ticket.number),
+        ticket_id=ticket.id,
     )
 
 
@@ -117,11 +120,11 @@ async def on_history(
         return
     lines = await reports.transcript(session, ticket.id)
     text = staff_texts.history(settings.ticket_prefix, ticket.number, lines, settings.zone)
-    _answer(session, message, text, ticket.id)
+    answer(session, message, text, ticket_id=ticket.id)
 
 
 async def on_anonymous_command(message: Message, session: AsyncSession) -> None:
-    _answer(session, message, staff_texts.commands_need_a_person())
+    answer(session, message, staff_texts.commands_need_a_person())
 
 
 async def _remember(session: AsyncSession, message: Message, clock: Clock) -> None:
@@ -145,14 +148,14 @@ async def _ticket(
         ticket = await staff.ticket_by_number(session, number) if number is not None else None
         if ticket is None:
             why = staff_texts.unknown_ticket(prefix, number) if number is not None else None
-            _answer(session, message, why or staff_texts.which_ticket(command.command, prefix))
+            answer(session, message, why or staff_texts.which_ticket(command.command, prefix))
         return ticket
     replied = message.reply_to_message
     ticket = None
     if replied is not None:
         ticket = await ticket_of_message(session, message.chat.id, replied.message_id)
     if ticket is None:
-        _answer(session, message, staff_texts.which_ticket(command.command, prefix))
+        answer(session, message, staff_texts.which_ticket(command.command, prefix))
     return ticket
 
 
@@ -176,16 +179,16 @@ async def _act(
             assignee_id=assignee_id,
         )  # fmt: skip
     except NotAllowedError as refusal:
-        _answer(
+        answer(
             session,
             message,
             staff_texts.not_allowed(prefix, ticket.number, str(refusal)),
-            ticket.id,
+            ticket_id=ticket.id,
         )
         return
     who = display_name(assignee) if assignee is not None else actor.full_name
     text = staff_texts.staff_action_done(prefix, ticket.number, action, who)
-    _answer(session, message, text, ticket.id)
+    answer(session, message, text, ticket_id=ticket.id)
 
 
 async def _staff_member(
@@ -206,12 +209,6 @@ async def _staff_member(
         return None
     await remember_staff(session, found.user, now)
     return await find_staff(session, who)
-
-
-def _answer(
-    session: AsyncSession, message: Message, text: str, ticket_id: int | None = None
-) -> None:
-    notify(session, message.chat.id, text, ticket_id=ticket_id, reply_to=message.message_id)
 
 
 def is_person(message: Message) -> bool:

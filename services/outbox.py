@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from aiogram.types import Message
 from sqlalchemy import case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -240,6 +241,13 @@ def notify(
             reply_to_message_id=reply_to,
         )
     )
+
+
+def answer(
+    session: AsyncSession, message: Message, text: str, *, ticket_id: int | None = None
+) -> None:
+    """Queue our answer to a command, as a reply to it."""
+    notify(session, message.chat.id, text, ticket_id=ticket_id, reply_to=message.message_id)
 
 
 async def retarget_staff_deliveries(session: AsyncSession, staff_chat_id: int) -> int:
