@@ -26,11 +26,12 @@ from bot.settings import DatabaseSettings, Settings, describe_errors
 from database.engine import create_engine, create_session_factory
 from database.models import utcnow
 from services.delivery import DeliveryWorker
+from services.export_format import TransferError
 from services.failed_updates import keep_failed_update
 from services.outbox import forget_cards_elsewhere, recent_sends, retarget_staff_deliveries
 from services.pacing import Limit, Pacer
 from services.selfcheck import self_check
-from services.transfer import TransferError, check_file, export_file, import_file, summary
+from services.transfer import check_file, export_file, import_file, summary
 
 logger = logging.getLogger(__name__)
 

@@ -23,7 +23,8 @@ from bot.settings import Settings
 from database.engine import create_engine
 from database.models import Base, DeliveryStatus
 from main import HERE, head_revision
-from services.transfer import TABLES, TransferError, export_file, export_lines, import_file
+from services.export_format import TABLES, TransferError
+from services.transfer import export_file, export_lines, import_file
 from tests.conftest import (
     CONFIG_VARIABLES,
     STAFF_CHAT_ID,
