@@ -3,7 +3,7 @@
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, make_url
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
@@ -25,19 +25,31 @@ def sqlite_path(database_url: str) -> Path | None:
 
 
 def create_engine(database_url: str, **options: Any) -> AsyncEngine:
-    path = sqlite_path(database_url)
-    if path is None:
-        # A pool as large as the work in flight: with the default 5 + 10 overflow, bursts
-        # open and close a connection per transaction. No pre-ping: a dropped connection
-        # fails its transaction, which the update middleware retries whole on a new one.
-        options = {"pool_size": 20, "max_overflow": 0, **options}
+    if make_url(database_url).get_backend_name() != "sqlite":
+        options = {**SERVER_POOL, **options}
         return create_async_engine(database_url, **options)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # One connection per process: writers queue in asyncio instead of spinning in
-    # SQLite's busy handler; BEGIN IMMEDIATE + busy_timeout cover other processes.
-    engine = create_async_engine(database_url, pool_size=1, max_overflow=0, **options)
+    path = sqlite_path(database_url)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # One connection per process: writers queue in asyncio instead of spinning in
+        # SQLite's busy handler; BEGIN IMMEDIATE + busy_timeout cover other processes.
+        options = {"pool_size": 1, "max_overflow": 0, **options}
+    engine = create_async_engine(database_url, **options)
     _prepare_sqlite(engine)
     return engine
+
+
+# A database server's pool: as large as the work one process has in flight (with the
+# default 5 + 10 overflow, bursts open and close a connection per transaction). No
+# pre-ping, a round trip per transaction: a dropped connection fails its transaction, which
+# is retried whole on a new one. Last in, first out, so that a quiet bot keeps using one
+# warm connection; recycled so that none outlives a proxy's or firewall's idle timeout.
+SERVER_POOL: dict[str, Any] = {
+    "pool_size": 20,
+    "max_overflow": 0,
+    "pool_use_lifo": True,
+    "pool_recycle": 600,
+}
 
 
 def _prepare_sqlite(engine: AsyncEngine) -> None:

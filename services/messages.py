@@ -26,15 +26,20 @@ def _table(model: type[Base]) -> Table:
 # The two statements every stored message runs, built once: building and caching a
 # statement per call costs more Python time than the database spends executing it.
 # Core statements on the tables skip the ORM's autoflush, so callers' pending changes are
-# flushed first by hand, which keeps outbox ids in the order the rows were queued.
-_STORE = insert(_table(TicketMessage))
-_QUEUE_COPY = insert(_table(Delivery)).values(
-    ticket_message_id=select(TicketMessage.id)
-    .where(
-        TicketMessage.source_chat_id == bindparam("source_chat_id"),
-        TicketMessage.source_message_id == bindparam("source_message_id"),
+# flushed first by hand, which keeps outbox ids in the order the rows were queued. Inline:
+# no `RETURNING id`, the ids are not needed here.
+_STORE = insert(_table(TicketMessage)).inline()
+_QUEUE_COPY = (
+    insert(_table(Delivery))
+    .values(
+        ticket_message_id=select(TicketMessage.id)
+        .where(
+            TicketMessage.source_chat_id == bindparam("source_chat_id"),
+            TicketMessage.source_message_id == bindparam("source_message_id"),
+        )
+        .scalar_subquery()
     )
-    .scalar_subquery()
+    .inline()
 )
 
 
@@ -80,8 +85,6 @@ async def already_stored(session: AsyncSession, message: Message) -> bool:
 async def store(
     session: AsyncSession, message: Message, ticket: Ticket, direction: Direction, now: datetime
 ) -> None:
-    # Without RETURNING: ids are not needed here, and on SQLite each row fetched back is
-    # one more trip to the database thread on the hot path.
     assert message.from_user is not None
     content = content_of(message)
     await session.flush()
