@@ -4,7 +4,10 @@ import asyncio
 import time
 from typing import Any
 
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
 
 from database.engine import SessionFactory
 from database.models import Customer, Delivery, DeliveryStatus, TicketMessage
@@ -214,3 +217,43 @@ async def test_a_refused_caption_of_ours_still_delivers_the_texts_and_the_media(
 
 def _command(length: int) -> dict[str, Any]:
     return {"type": "bot_command", "offset": 0, "length": length}
+
+
+@pytest.mark.backends("postgresql")
+async def test_connections_the_server_drops_lose_no_message(
+    fake: FakeTelegram, running: RunningBot, database_url: str
+) -> None:
+    header = await opened_ticket(fake, 8030)
+    # The server ends every connection the bot holds, as a restart, an idle timeout or an
+    # administrator would; the pool does not ping before use, so transactions find out.
+    admin = create_async_engine(database_url, poolclass=NullPool)
+    async with admin.begin() as connection:
+        ended = await connection.scalar(
+            text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        )
+    assert ended, "the bot held no connection to end"
+
+    wes = fake.user(8030)
+    for number in range(5):
+        fake.send(fake.private_chat(wes), wes, f"after the drop {number}")
+    agent = fake.user(9401, "Agent")
+    fake.send(fake.group_chat(STAFF_CHAT_ID), agent, "still here", reply_to=header["message_id"])
+
+    def relayed() -> str:
+        return "\n".join(message.get("text", "") for message in fake.bot_messages(STAFF_CHAT_ID))
+
+    await fake.wait_for(
+        lambda: (
+            all(f"after the drop {n}" in relayed() for n in range(5))
+            and len(fake.bot_messages(8030)) == 2
+        ),
+        timeout=15,
+    )
+    async with admin.begin() as connection:
+        stored = await connection.scalar(text("SELECT count(*) FROM ticket_message"))
+        failed = await connection.scalar(text("SELECT count(*) FROM failed_update"))
+    await admin.dispose()
+    assert (stored, failed) == (7, 0)  # hello, five messages, the answer; each once
