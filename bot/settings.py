@@ -1,6 +1,5 @@
 """Configuration from the environment and a `.env` file."""
 
-import logging
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -8,6 +7,8 @@ from pydantic import Field, HttpUrl, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/tgdesk.db"
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
 class DatabaseSettings(BaseSettings):
@@ -77,7 +78,7 @@ class Settings(DatabaseSettings):
     @field_validator("log_level")
     @classmethod
     def _known_level(cls, level: str) -> str:
-        if level.upper() not in logging.getLevelNamesMapping():
+        if level.upper() not in LOG_LEVELS:
             raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
         return level.upper()
 

@@ -21,6 +21,7 @@ from tests.fake_telegram import FakeTelegram
         ({"BOT_TOKEN": "1:x", "STAFF_CHAT_ID": "-1", "ADMIN_IDS": "1,two"}, "ADMIN_IDS"),
         ({"BOT_TOKEN": "1:x", "STAFF_CHAT_ID": "-1", "DATABASE_URL": "mysql://x"}, "DATABASE_URL"),
         ({"BOT_TOKEN": "1:x", "STAFF_CHAT_ID": "-1", "LOG_LEVEL": "LOUD"}, "LOG_LEVEL"),
+        ({"BOT_TOKEN": "1:x", "STAFF_CHAT_ID": "-1", "LOG_LEVEL": "notset"}, "LOG_LEVEL"),
         ({"BOT_TOKEN": "1:x", "STAFF_CHAT_ID": "-1", "BATCH_WINDOW_SECONDS": "-1"}, "BATCH_"),
         ({"BOT_TOKEN": "1:x", "STAFF_CHAT_ID": "-1", "TICKET_PREFIX": "A B"}, "TICKET_PREFIX"),
         ({"BOT_TOKEN": "1:x", "STAFF_CHAT_ID": "42"}, "STAFF_CHAT_ID is invalid: must be the id"),
