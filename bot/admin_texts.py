@@ -39,6 +39,9 @@ def chart_caption() -> str:
     return "📊 Tickets created and resolved, last 14 days"
 
 
+QUERY_ECHO_LIMIT = 100  # the query said back, not a wall of it
+
+
 def find_usage() -> str:
     return (
         "Find tickets by text, @username, user id or number: "
@@ -47,6 +50,8 @@ def find_usage() -> str:
 
 
 def found(prefix: str, query: str, tickets: "list[tuple[Ticket, Customer]]", zone: tzinfo) -> str:
+    if len(query) > QUERY_ECHO_LIMIT:
+        query = query[: QUERY_ECHO_LIMIT - 1] + "…"
     if not tickets:
         return f"🔎 Nothing found for “{escape(query)}”."
     rows = [

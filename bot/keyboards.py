@@ -5,6 +5,7 @@ from enum import StrEnum
 
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+from pydantic import Field
 
 from bot.texts import status_line
 from database.models import TicketStatus
@@ -24,7 +25,8 @@ class CardButton(CallbackData, prefix="card"):
     """A press on a ticket card; data naming any other action does not parse."""
 
     action: CardAction
-    ticket_id: int
+    # Ids are 32-bit on PostgreSQL: forged data naming a larger one does not parse either.
+    ticket_id: int = Field(ge=1, lt=2**31)
 
 
 @dataclass(frozen=True)

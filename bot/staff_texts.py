@@ -147,7 +147,14 @@ def stale_button() -> str:
 
 def not_an_answer() -> str:
     return (
-        "⚠️ This reply did not reach a customer: the message it replies to belongs to no "
-        "ticket. Reply to a ticket's card or one of its messages (if you just did, the bot "
-        "had not finished recording it: send it again)."
+        "⚠️ This reply did not reach a customer: the message it replies to is no part of a "
+        "ticket's conversation (a command's answer, a report). Reply to a ticket's card or one "
+        "of its messages (if you just did, the bot had not finished recording it: send it again)."
+    )
+
+
+def command_not_sent(command: str) -> str:
+    return (
+        f"⚠️ Not sent to the customer: {escape(command)} is not a command of this bot, and "
+        "commands are never passed on. To send it as text, add a word before it."
     )

@@ -29,6 +29,10 @@ def build_router(settings: Settings) -> Router:
         staff_commands.build_router(), staff.build_router(), cards.build_router()
     )
 
+    # A press on a card left in an earlier staff chat gets an answer, not a spinning button.
+    elsewhere = Router(name="elsewhere")
+    elsewhere.callback_query.register(cards.on_stale_button)
+
     root = Router(name="tgdesk")
-    root.include_routers(admin_router, customer_router, staff_router)
+    root.include_routers(admin_router, customer_router, staff_router, elsewhere)
     return root

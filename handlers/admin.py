@@ -144,6 +144,7 @@ def _send_file(
 
 def build_router(admin_ids: list[int]) -> Router:
     router = Router(name=__name__)
+    router.message.filter(F.text)  # a captioned photo is no command
     is_admin = F.from_user.id.in_(set(admin_ids))
     router.message.register(on_stats, Command("stats"), is_admin)
     router.message.register(on_find, Command("find"), is_admin)

@@ -75,7 +75,8 @@ def build_router() -> Router:
         (on_new, Command("new")),
         (on_staff_command, Command(*STAFF_COMMANDS)),
     ]
+    # A command is a text: a photo captioned "/help …" is a message for staff, not a command.
     for handler, command in commands:
-        router.message.register(handler, command, not_banned)
+        router.message.register(handler, command, F.text, not_banned)
     router.message.register(on_customer_message, F.content_type.in_(CUSTOMER_CONTENT))
     return router

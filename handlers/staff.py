@@ -11,7 +11,7 @@ from bot import staff_texts
 from bot.settings import Settings
 from services.outbox import answer
 from services.people import remember_staff
-from services.tickets import accept_staff_reply
+from services.tickets import accept_staff_reply, ticket_of_message
 
 
 async def on_staff_reply(
@@ -21,6 +21,13 @@ async def on_staff_reply(
     clock: Callable[[], datetime],
     bot: Bot,
 ) -> None:
+    assert message.reply_to_message is not None
+    if (command := _leading_command(message)) is not None:
+        # Not one of ours (a typo, another bot's): a command is never the customer's to read.
+        replied = message.reply_to_message.message_id
+        if await ticket_of_message(session, message.chat.id, replied) is not None:
+            answer(session, message, staff_texts.command_not_sent(command))
+        return
     # Replies to anything that is not a ticket's message are staff talking among themselves.
     answered = await accept_staff_reply(session, message, settings=settings, now=clock())
     if answered and message.sender_chat is None and message.from_user is not None:
@@ -29,6 +36,14 @@ async def on_staff_reply(
         # A message of ours that belongs to no ticket (a report, a command's answer), or one
         # whose sending is still being recorded: say so rather than drop the answer quietly.
         answer(session, message, staff_texts.not_an_answer())
+
+
+def _leading_command(message: Message) -> str | None:
+    text = message.text or message.caption
+    entities = message.entities or message.caption_entities
+    if text and entities and entities[0].type == "bot_command" and entities[0].offset == 0:
+        return entities[0].extract_from(text)
+    return None
 
 
 def _replies_to_unlinked_bot_message(message: Message, bot_id: int) -> bool:

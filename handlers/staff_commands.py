@@ -217,6 +217,7 @@ def is_person(message: Message) -> bool:
 
 def build_router() -> Router:
     router = Router(name=__name__)
+    router.message.filter(F.text)  # a captioned photo is no command
     commands: list[tuple[Callable[..., Awaitable[None]], Command]] = [
         (on_action, Command(*ACTIONS)),
         (on_assign, Command("assign")),

@@ -105,8 +105,15 @@ def _text_send(texts: list[tuple[str, Job]]) -> TextSend:
 
 
 def _oversized(html: str, job: Job) -> TextSend:
-    """A single text over the limit goes as plain text in parts (markup cannot be split)."""
-    return TextSend([escape(part) for part in split_text(plain_text(html))], [job])
+    return TextSend(text_parts(html), [job])
+
+
+def text_parts(html: str) -> list[str]:
+    """Our text as one message or, over the limit, as plain text in parts (markup cannot be
+    split)."""
+    if visible_length(html) <= TEXT_LIMIT:
+        return [html]
+    return [escape(part) for part in split_text(plain_text(html))]
 
 
 def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:

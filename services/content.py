@@ -30,6 +30,13 @@ CUSTOMER_CONTENT = frozenset(
         ContentType.PAID_MEDIA,
         ContentType.CHECKLIST,
         ContentType.INVOICE,
+        ContentType.RICH_MESSAGE,
+        # Forwarded from a channel, or sent to the bot: not the customer's words, but theirs
+        # to show.
+        ContentType.GIVEAWAY,
+        ContentType.GIVEAWAY_WINNERS,
+        ContentType.GIFT,
+        ContentType.UNIQUE_GIFT,
         ContentType.UNKNOWN,
     }
 )
@@ -71,6 +78,9 @@ def _summary(message: Message) -> str | None:
         return f"{message.contact.first_name} {message.contact.phone_number}"
     if message.dice:
         return f"{message.dice.emoji} {message.dice.value}"
+    if message.giveaway:
+        chats = ", ".join(chat.title or str(chat.id) for chat in message.giveaway.chats)
+        return f"{chats}: {message.giveaway.winner_count} winners"
     return None
 
 

@@ -166,8 +166,7 @@ class DeliveryWorker:
                 message_ids = await send_to_staff(self._bot, planned, pace=pace)
             else:
                 jobs = jobs[:1]
-                await pace()
-                message_ids = await send_to_customer(self._bot, jobs[0])
+                message_ids = await send_to_customer(self._bot, jobs[0], pace=pace)
         except TelegramUnauthorizedError:
             raise
         except TelegramRetryAfter as error:

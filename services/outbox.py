@@ -160,17 +160,18 @@ async def record_sent(
     delivery = jobs[0].delivery
     if delivery.ticket_id is None:
         return
-    # A message carrying one customer message points at it; a joined one at the ticket.
-    source = delivery.ticket_message_id if len(jobs) == 1 else None
-    session.add_all(
-        MessageLink(
-            chat_id=delivery.chat_id,
-            message_id=message_id,
-            ticket_id=delivery.ticket_id,
-            ticket_message_id=source,
+    if not _answers_a_command(delivery):
+        # A message carrying one customer message points at it; a joined one at the ticket.
+        source = delivery.ticket_message_id if len(jobs) == 1 else None
+        session.add_all(
+            MessageLink(
+                chat_id=delivery.chat_id,
+                message_id=message_id,
+                ticket_id=delivery.ticket_id,
+                ticket_message_id=source,
+            )
+            for message_id in message_ids
         )
-        for message_id in message_ids
-    )
     carries_card = [job for job in jobs if job.delivery.purpose in CARD_PURPOSES]
     if carries_card:
         card = carries_card[0].card
@@ -179,6 +180,12 @@ async def record_sent(
             .where(Ticket.id == delivery.ticket_id)
             .values(header_message_id=first, card_state=card.key if card else None)
         )
+
+
+def _answers_a_command(delivery: Delivery) -> bool:
+    """A note's confirmation, a transcript: staff talk that a reply must never carry to the
+    customer (sent alone, since a send never mixes answers to different messages)."""
+    return delivery.purpose == DeliveryPurpose.NOTICE and delivery.reply_to_message_id is not None
 
 
 async def record_card_update(

@@ -18,6 +18,7 @@ from services.batching import (
     Send,
     TextSend,
     plain_text,
+    text_parts,
     utf16_len,
 )
 from services.content import describe
@@ -27,13 +28,17 @@ logger = logging.getLogger(__name__)
 Pace = Callable[[], Awaitable[None]]
 
 
-async def send_to_customer(bot: Bot, job: Job) -> list[int]:
-    """Send one delivery to a customer's private chat; return the new message's id."""
+async def send_to_customer(bot: Bot, job: Job, *, pace: Pace) -> list[int]:
+    """Send one delivery to a private chat; return the new messages' ids.
+
+    `pace` is awaited before every message: a text of ours over the limit goes in parts.
+    """
     delivery = job.delivery
     if delivery.purpose == DeliveryPurpose.NOTICE:
         assert delivery.text is not None
         reply = _reply_to(delivery.reply_to_message_id)
-        return [await send_html(bot, delivery.chat_id, delivery.text, reply)]
+        return await _send_parts(bot, delivery.chat_id, text_parts(delivery.text), reply, pace)
+    await pace()
     if delivery.text and job.source:  # an answer to be signed with its author's name
         return [await _send_signed(bot, delivery, job.source, delivery.text)]
     return [await _copy(bot, delivery)]
@@ -48,12 +53,8 @@ async def send_to_staff(bot: Bot, planned: Send, *, pace: Pace) -> list[int]:
     chat_id = planned.jobs[0].delivery.chat_id
     reply = _reply_to(planned.jobs[0].reply_to)
     buttons = _card_buttons(planned.jobs)
-    sent: list[int] = []
     if isinstance(planned, TextSend):
-        for chunk in planned.chunks:
-            await pace()
-            sent.append(await send_html(bot, chat_id, chunk, reply, buttons if not sent else None))
-        return sent
+        return await _send_parts(bot, chat_id, planned.chunks, reply, pace, buttons)
     await pace()
     try:
         copy = await _copy(
@@ -64,6 +65,7 @@ async def send_to_staff(bot: Bot, planned: Send, *, pace: Pace) -> list[int]:
         if planned.caption_html is None:
             return [await _stand_in(bot, planned.job, reply)]
     # Our caption was refused: the texts it carried go on their own, then the media.
+    sent: list[int] = []
     if planned.carried_html:
         sent.append(await send_html(bot, chat_id, planned.carried_html, reply, buttons))
     await pace()
@@ -71,6 +73,22 @@ async def send_to_staff(bot: Bot, planned: Send, *, pace: Pace) -> list[int]:
         sent.append(await _copy(bot, planned.job.delivery, reply))
     except TelegramBadRequest:
         sent.append(await _stand_in(bot, planned.job, reply))
+    return sent
+
+
+async def _send_parts(
+    bot: Bot,
+    chat_id: int,
+    parts: list[str],
+    reply: ReplyParameters | None,
+    pace: Pace,
+    buttons: InlineKeyboardMarkup | None = None,
+) -> list[int]:
+    """Texts one after another, each when there is room; buttons go on the first."""
+    sent: list[int] = []
+    for part in parts:
+        await pace()
+        sent.append(await send_html(bot, chat_id, part, reply, buttons if not sent else None))
     return sent
 
 

@@ -348,7 +348,9 @@ async def test_unreadable_button_data_gets_an_answer(
 ) -> None:
     agent = fake.user(9001, "Agent")
     message = {"message_id": 1, "date": 0, "chat": fake.group_chat(STAFF_CHAT_ID), "text": "x"}
-    for number, data in enumerate(["card:explode:1", "card:take:999", "garbage"]):
+    # Unknown action, no such ticket, nonsense, and numbers no ticket id can be (forged).
+    forged = ["card:take:0", "card:take:2147483648", "card:take:99999999999999999999"]
+    for number, data in enumerate(["card:explode:1", "card:take:999", "garbage", *forged]):
         query = {"id": str(number), "from": agent, "chat_instance": "1", "message": message}
         answer = await dispatch({"update_id": number + 1, "callback_query": query | {"data": data}})
         assert (answer.text, answer.show_alert) == (
