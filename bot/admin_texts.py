@@ -90,3 +90,9 @@ def export_usage(problem: str) -> str:
 
 def exported(count: int, first: date, last: date) -> str:
     return f"📄 {count} tickets created {first} to {last}"
+
+
+def file_not_sent(reason: str) -> str:
+    return (
+        f"⚠️ The file could not be sent: {escape(reason)}. For /export, ask for fewer days at once."
+    )

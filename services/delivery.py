@@ -10,6 +10,7 @@ from functools import partial
 from aiogram import Bot
 from aiogram.exceptions import (
     TelegramAPIError,
+    TelegramEntityTooLarge,
     TelegramForbiddenError,
     TelegramNetworkError,
     TelegramRetryAfter,
@@ -25,7 +26,14 @@ from services.batching import first_send
 from services.leases import ChatLeases
 from services.outbox import Job
 from services.pacing import Pacer
-from services.sending import Pace, send_report, send_to_customer, send_to_staff, update_card
+from services.sending import (
+    Pace,
+    PartialSendError,
+    send_report,
+    send_to_customer,
+    send_to_staff,
+    update_card,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +41,8 @@ MAX_BACKOFF_SECONDS = 300.0
 IDLE_POLL_SECONDS = 1.0
 MIN_SCAN_INTERVAL_SECONDS = 0.005
 SHUTDOWN_GRACE_SECONDS = 4.0
+# Sent one row at a time, never composed with others.
+SENT_ALONE = frozenset({DeliveryPurpose.REPORT, DeliveryPurpose.CARD_UPDATE})
 
 
 class DeliveryWorker:
@@ -152,37 +162,63 @@ class DeliveryWorker:
         """Send the next message for these jobs and record what became of the jobs it carries."""
         pace = partial(self._pacer.acquire, chat_id)
         purpose = jobs[0].delivery.purpose
+        planned = None
+        if chat_id == self._staff_chat_id and purpose not in SENT_ALONE:
+            planned = first_send(jobs)
+            jobs = planned.jobs
+        elif purpose != DeliveryPurpose.CARD_UPDATE:
+            jobs = jobs[:1]
         try:
             if purpose == DeliveryPurpose.CARD_UPDATE:
                 await self._update_card(jobs, pace)
                 return
             if purpose == DeliveryPurpose.REPORT:
-                jobs = jobs[:1]
                 await pace()
                 message_ids = [await send_report(self._bot, jobs[0])]
-            elif chat_id == self._staff_chat_id:
-                planned = first_send(jobs)
-                jobs = planned.jobs
+            elif planned is not None:
                 message_ids = await send_to_staff(self._bot, planned, pace=pace)
             else:
-                jobs = jobs[:1]
                 message_ids = await send_to_customer(self._bot, jobs[0], pace=pace)
-        except TelegramUnauthorizedError:
-            raise
-        except TelegramRetryAfter as error:
-            self._pacer.pause(chat_id, error.retry_after)
-            await self._retry(jobs, error.retry_after, error.message)
-        except (TelegramServerError, TelegramNetworkError) as error:
-            await self._retry(jobs, _backoff(jobs[0].delivery.attempts), error.message)
-        except TelegramAPIError as error:
-            await self._refused(jobs, error)
+        except PartialSendError as partly:
+            # What went must not go again: it is recorded, the rest is what is retried.
+            jobs = await self._record_progress(jobs, partly)
+            await self._failed(chat_id, jobs, partly.cause)
         except Exception as error:
-            # Not Telegram's answer (a proxy's error page, our own bug): keep the rows and
-            # retry with backoff rather than fail messages on something that may pass.
-            logger.exception("deliveries %s could not be sent", _ids(jobs))
-            await self._retry(jobs, _backoff(jobs[0].delivery.attempts), repr(error))
+            await self._failed(chat_id, jobs, error)
         else:
             await self._record_sent(jobs, message_ids)
+
+    async def _failed(self, chat_id: int, jobs: list[Job], error: Exception) -> None:
+        """Decide what an error means for these jobs: wait, retry, or give up and tell."""
+        if isinstance(error, TelegramUnauthorizedError):
+            raise error
+        if isinstance(error, TelegramRetryAfter):
+            self._pacer.pause(chat_id, error.retry_after)
+            await self._retry(jobs, error.retry_after, error.message)
+        elif isinstance(error, TelegramEntityTooLarge):
+            await self._fail(jobs, error.message)  # a file this large never goes
+        elif isinstance(error, TelegramServerError | TelegramNetworkError):
+            await self._retry(jobs, _backoff(jobs[0].delivery.attempts), error.message)
+        elif isinstance(error, TelegramAPIError):
+            await self._refused(jobs, error)
+        else:
+            # Not Telegram's answer (a proxy's error page, our own bug): keep the rows and
+            # retry with backoff rather than fail messages on something that may pass.
+            logger.error("deliveries %s could not be sent", _ids(jobs), exc_info=error)
+            await self._retry(jobs, _backoff(jobs[0].delivery.attempts), repr(error))
+
+    async def _record_progress(self, jobs: list[Job], partly: PartialSendError) -> list[Job]:
+        """Record the messages of a send that went before a later one failed; return the jobs
+        still to send."""
+        async for attempt in _through_outages():
+            with attempt:
+                async with self._sessions.begin() as session:
+                    if partly.done:
+                        await outbox.record_sent(session, partly.done, partly.sent, utcnow())
+                    else:
+                        assert partly.rest_html is not None and len(jobs) == 1
+                        await outbox.record_parts(session, jobs[0], partly.sent, partly.rest_html)
+        return [job for job in jobs if job not in partly.done]
 
     async def _update_card(self, jobs: list[Job], pace: Pace) -> None:
         # With no card sent yet there is nothing to update: the card is drawn from the
@@ -194,13 +230,7 @@ class DeliveryWorker:
 
     async def _record_sent(self, jobs: list[Job], message_ids: list[int]) -> None:
         """Record a send; retried through a short outage, since the message is out already."""
-        retrying = AsyncRetrying(
-            retry=retry_if_exception(is_outage),
-            stop=stop_after_attempt(5),
-            wait=wait_random_exponential(multiplier=0.2, max=3.0),
-            reraise=True,
-        )
-        async for attempt in retrying:
+        async for attempt in _through_outages():
             with attempt:
                 async with self._sessions.begin() as session:
                     await outbox.record_sent(session, jobs, message_ids, utcnow())
@@ -213,7 +243,9 @@ class DeliveryWorker:
         (the group may be fixed: the bot re-added, a new STAFF_CHAT_ID); in the staff chat
         each ticket waits on its own, so one ticket's trouble holds up no other.
         """
-        if jobs[0].delivery.chat_id != self._staff_chat_id:
+        delivery = jobs[0].delivery
+        if delivery.chat_id != self._staff_chat_id or delivery.purpose == DeliveryPurpose.REPORT:
+            # A refused file is refused for good; whoever asked can ask again.
             unreachable = isinstance(error, TelegramForbiddenError)
             await self._fail(jobs, error.message, unreachable=unreachable)
             return
@@ -251,6 +283,16 @@ class DeliveryWorker:
                     staff_chat_id=self._staff_chat_id,
                     unreachable=unreachable,
                 )
+
+
+def _through_outages() -> AsyncRetrying:
+    """Retries for recording what was sent: the messages are out, the record must follow."""
+    return AsyncRetrying(
+        retry=retry_if_exception(is_outage),
+        stop=stop_after_attempt(5),
+        wait=wait_random_exponential(multiplier=0.2, max=3.0),
+        reraise=True,
+    )
 
 
 def _ids(jobs: list[Job]) -> list[int]:

@@ -8,7 +8,7 @@ from aiogram.types import Message
 from sqlalchemy import case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import staff_texts
+from bot import admin_texts, staff_texts
 from bot.keyboards import CardState
 from database.models import (
     Customer,
@@ -158,20 +158,16 @@ async def record_sent(
         file_data=None,  # a report's file is Telegram's to keep now
     )
     delivery = jobs[0].delivery
+    if delivery.chat_id > 0:  # a private chat: whoever it is can be reached again
+        await session.execute(
+            update(Customer)
+            .where(Customer.id == delivery.chat_id, Customer.is_unreachable.is_(True))
+            .values(is_unreachable=False)
+        )
     if delivery.ticket_id is None:
         return
-    if not _answers_a_command(delivery):
-        # A message carrying one customer message points at it; a joined one at the ticket.
-        source = delivery.ticket_message_id if len(jobs) == 1 else None
-        session.add_all(
-            MessageLink(
-                chat_id=delivery.chat_id,
-                message_id=message_id,
-                ticket_id=delivery.ticket_id,
-                ticket_message_id=source,
-            )
-            for message_id in message_ids
-        )
+    # A message carrying one customer message points at it; a joined one at the ticket.
+    _link(session, delivery, message_ids, alone=len(jobs) == 1)
     carries_card = [job for job in jobs if job.delivery.purpose in CARD_PURPOSES]
     if carries_card:
         card = carries_card[0].card
@@ -180,6 +176,38 @@ async def record_sent(
             .where(Ticket.id == delivery.ticket_id)
             .values(header_message_id=first, card_state=card.key if card else None)
         )
+
+
+async def record_parts(
+    session: AsyncSession, job: Job, message_ids: list[int], rest_html: str
+) -> None:
+    """The first parts of a long text went: link them, and leave only the rest to send
+    (as a text of ours, so that nothing already sent is composed into it again)."""
+    delivery = job.delivery
+    _link(session, delivery, message_ids, alone=True)
+    purpose = DeliveryPurpose.NOTICE if delivery.purpose == DeliveryPurpose.RELAY else None
+    await session.execute(
+        update(Delivery)
+        .where(Delivery.id == delivery.id)
+        .values(text=rest_html, purpose=purpose or delivery.purpose)
+    )
+
+
+def _link(
+    session: AsyncSession, delivery: Delivery, message_ids: list[int], *, alone: bool
+) -> None:
+    """Link sent messages to their ticket, so that a staff reply to any of them is an answer."""
+    if delivery.ticket_id is None or _answers_a_command(delivery):
+        return
+    session.add_all(
+        MessageLink(
+            chat_id=delivery.chat_id,
+            message_id=message_id,
+            ticket_id=delivery.ticket_id,
+            ticket_message_id=delivery.ticket_message_id if alone else None,
+        )
+        for message_id in message_ids
+    )
 
 
 def _answers_a_command(delivery: Delivery) -> bool:
@@ -211,8 +239,14 @@ async def mark_failed(
     staff_chat_id: int,
     unreachable: bool = False,
 ) -> None:
-    """Give up on a delivery to a customer, and tell staff in the ticket's thread why."""
+    """Give up on a delivery and tell why: a customer's to staff in the ticket's thread, a
+    file to whoever asked for it."""
     await _update(session, [delivery], status=DeliveryStatus.FAILED, last_error=reason)
+    if delivery.purpose == DeliveryPurpose.REPORT:
+        # Whoever asked for the file hears why, where they asked.
+        reply_to = delivery.reply_to_message_id
+        notify(session, delivery.chat_id, admin_texts.file_not_sent(reason), reply_to=reply_to)
+        return
     if delivery.chat_id == staff_chat_id or delivery.ticket_id is None:
         return  # nobody to tell but the log
     if unreachable and not await _mark_unreachable(session, delivery.chat_id):

@@ -28,6 +28,20 @@ logger = logging.getLogger(__name__)
 Pace = Callable[[], Awaitable[None]]
 
 
+class PartialSendError(Exception):
+    """Some messages of a send went before a later one failed: they must not go again.
+
+    Either whole jobs went (`done`: the texts carried before a media's copy failed), or one
+    job's text went in part (`rest_html`: the parts still to send).
+    """
+
+    def __init__(
+        self, sent: list[int], cause: Exception, *, done: list[Job], rest_html: str | None
+    ) -> None:
+        super().__init__(f"{len(sent)} message(s) sent before: {cause!r}")
+        self.sent, self.cause, self.done, self.rest_html = sent, cause, done, rest_html
+
+
 async def send_to_customer(bot: Bot, job: Job, *, pace: Pace) -> list[int]:
     """Send one delivery to a private chat; return the new messages' ids.
 
@@ -61,19 +75,35 @@ async def send_to_staff(bot: Bot, planned: Send, *, pace: Pace) -> list[int]:
             bot, planned.job.delivery, reply, caption=planned.caption_html, buttons=buttons
         )
         return [copy]
-    except TelegramBadRequest:
+    except TelegramBadRequest as error:
+        if cannot_post(error):
+            raise  # the chat's settings, not the message: wait until they are fixed
         if planned.caption_html is None:
             return [await _stand_in(bot, planned.job, reply)]
     # Our caption was refused: the texts it carried go on their own, then the media.
     sent: list[int] = []
     if planned.carried_html:
         sent.append(await send_html(bot, chat_id, planned.carried_html, reply, buttons))
-    await pace()
     try:
-        sent.append(await _copy(bot, planned.job.delivery, reply))
-    except TelegramBadRequest:
-        sent.append(await _stand_in(bot, planned.job, reply))
+        await pace()
+        try:
+            sent.append(await _copy(bot, planned.job.delivery, reply))
+        except TelegramBadRequest as error:
+            if cannot_post(error):
+                raise
+            sent.append(await _stand_in(bot, planned.job, reply))
+    except Exception as error:
+        if not sent:
+            raise
+        raise PartialSendError(sent, error, done=planned.carried, rest_html=None) from error
     return sent
+
+
+def cannot_post(error: TelegramBadRequest) -> bool:
+    """The chat does not let the bot post this (no rights to send media, say): an admin can
+    change that, so the message waits rather than going as a stand-in."""
+    reason = error.message.lower()
+    return "rights" in reason or "forbidden" in reason
 
 
 async def _send_parts(
@@ -87,8 +117,14 @@ async def _send_parts(
     """Texts one after another, each when there is room; buttons go on the first."""
     sent: list[int] = []
     for part in parts:
-        await pace()
-        sent.append(await send_html(bot, chat_id, part, reply, buttons if not sent else None))
+        try:
+            await pace()
+            sent.append(await send_html(bot, chat_id, part, reply, buttons if not sent else None))
+        except Exception as error:
+            if not sent:
+                raise
+            rest = "\n".join(parts[len(sent) :])
+            raise PartialSendError(sent, error, done=[], rest_html=rest) from error
     return sent
 
 
@@ -96,9 +132,9 @@ async def _stand_in(bot: Bot, job: Job, reply: ReplyParameters | None) -> int:
     """A customer's message must reach staff even when it cannot be copied (a quiz poll, or
     deleted meanwhile): what we stored stands in for it."""
     source = job.source
-    if source is None:
-        raise LookupError(f"delivery {job.delivery.id} has no stored message to describe")
-    stand_in = escape(describe(source.content_kind, source.text))
+    # No stored row is possible only in a database edited by hand: say so, don't get stuck.
+    kind, text = (source.content_kind, source.text) if source else ("message", None)
+    stand_in = escape(describe(kind, text))
     return await send_html(bot, job.delivery.chat_id, stand_in, reply)
 
 
