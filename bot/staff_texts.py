@@ -155,6 +155,7 @@ def not_an_answer() -> str:
 
 def command_not_sent(command: str) -> str:
     return (
-        f"⚠️ Not sent to the customer: {escape(command)} is not a command of this bot, and "
-        "commands are never passed on. To send it as text, add a word before it."
+        f"⚠️ Not sent to the customer: it starts with {escape(command)}, a command this bot "
+        "does not take here (commands go in a text message of their own). To send it as it "
+        "is, put a word before the command."
     )

@@ -61,7 +61,12 @@ async def on_assign(
     ticket = await _ticket(session, message, command, settings, ref=" ".join(ref))
     if ticket is None:
         return
-    member = await _staff_member(session, bot, settings.staff_chat_id, who, clock())
+    try:
+        member = await _staff_member(session, bot, settings.staff_chat_id, who, clock())
+    except NotAllowedError as refusal:
+        text = staff_texts.not_allowed(settings.ticket_prefix, ticket.number, str(refusal))
+        answer(session, message, text, ticket_id=ticket.id)
+        return
     if member is None:
         answer(session, message, staff_texts.unknown_staff(who), ticket_id=ticket.id)
         return
@@ -194,7 +199,9 @@ async def _act(
 async def _staff_member(
     session: AsyncSession, bot: Bot, chat_id: int, who: str, now: datetime
 ) -> StaffMember | None:
-    """Someone seen in the staff chat; an unseen user id is looked up in the chat itself."""
+    """Someone seen in the staff chat; an unseen user id is looked up in the chat itself.
+
+    Raises NotAllowedError for a bot."""
     if not who:
         return None
     member = await find_staff(session, who)
@@ -207,6 +214,8 @@ async def _staff_member(
         return None
     if found.status in ("left", "kicked"):
         return None
+    if found.user.is_bot:  # another bot, this one, or the stand-in for anonymous admins
+        raise NotAllowedError(f"{found.user.full_name} is a bot: tickets go to people")
     await remember_staff(session, found.user, now)
     return await find_staff(session, who)
 

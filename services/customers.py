@@ -100,5 +100,7 @@ async def set_banned(
     kind = "banned" if banned else "unbanned"
     session.add(TicketEvent(ticket_id=ticket.id, actor_id=actor_id, kind=kind, created_at=now))
     if banned and ticket.closed_at is None:
-        lifecycle.change(session, ticket, Action.CLOSE_UNRESOLVED, actor_id=actor_id, now=now)
+        # The close is the ban's consequence, not someone's finished work (stats count those
+        # by actor): the "banned" event above names who did it.
+        lifecycle.change(session, ticket, Action.CLOSE_UNRESOLVED, actor_id=None, now=now)
         refresh_card(session, ticket, staff_chat_id=settings.staff_chat_id)

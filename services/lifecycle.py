@@ -82,6 +82,8 @@ def check(
         raise NotAllowedError("it is assigned to them already")
     if action == Action.RELEASE and ticket.assignee_id is None:
         raise NotAllowedError("nobody has taken it")
+    if action == Action.RELEASE and ticket.assignee_id != actor_id:
+        raise NotAllowedError(f"{holder or 'someone else'} has it; /assign hands it over")
 
 
 def change(

@@ -11,6 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from database.engine import dialect_insert
 from database.models import StaffMember
 
+# Telegram's stand-in sender for every admin writing anonymously as the group.
+ANONYMOUS_ADMIN_ID = 1087968824
+
 
 async def remember_staff(session: AsyncSession, user: User, now: datetime) -> None:
     """Keep the names of people in the staff chat: cards show them, /assign finds them."""
@@ -54,7 +57,10 @@ async def staff_names(session: AsyncSession, ids: Iterable[int]) -> dict[int, st
     if not wanted:
         return {}
     statement = select(StaffMember).where(StaffMember.id.in_(wanted))
-    return {member.id: display_name(member) for member in await session.scalars(statement)}
+    names = {member.id: display_name(member) for member in await session.scalars(statement)}
+    if ANONYMOUS_ADMIN_ID in wanted:
+        names[ANONYMOUS_ADMIN_ID] = "anonymous admin"
+    return names
 
 
 def display_name(member: StaffMember) -> str:

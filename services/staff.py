@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import texts
 from bot.settings import Settings
 from database.models import (
+    Customer,
     Delivery,
     DeliveryPurpose,
     Direction,
@@ -40,8 +41,8 @@ async def act(
     """Do a staff action on a ticket, or raise NotAllowedError saying why not."""
     holder = await staff_name(session, ticket.assignee_id)
     lifecycle.check(ticket, action, actor_id=actor_id, assignee_id=assignee_id, holder=holder)
-    if action == Action.REOPEN and ticket.status == TicketStatus.CLOSED:
-        await _check_no_other_active(session, ticket, settings.ticket_prefix)
+    if action == Action.REOPEN:
+        await _check_can_reopen(session, ticket, settings.ticket_prefix)
     lifecycle.change(session, ticket, action, actor_id=actor_id, now=now, assignee_id=assignee_id)
     refresh_card(session, ticket, staff_chat_id=settings.staff_chat_id)
     notice = _CUSTOMER_NOTICES.get(action)
@@ -99,8 +100,14 @@ async def ticket_by_number(session: AsyncSession, number: int) -> Ticket | None:
     return (await session.execute(statement)).scalar_one_or_none()
 
 
-async def _check_no_other_active(session: AsyncSession, ticket: Ticket, prefix: str) -> None:
-    """Reopening a closed ticket must not give its customer two active ones."""
+async def _check_can_reopen(session: AsyncSession, ticket: Ticket, prefix: str) -> None:
+    """A banned customer's ticket stays closed (their messages are not relayed); reopening
+    a closed ticket must not give its customer two active ones."""
+    customer = await session.get_one(Customer, ticket.customer_id)
+    if customer.is_banned:
+        raise NotAllowedError("the customer is banned; /unban them first")
+    if ticket.status != TicketStatus.CLOSED:
+        return
     statement = select(Ticket.number).where(
         Ticket.customer_id == ticket.customer_id,
         Ticket.closed_at.is_(None),

@@ -20,7 +20,7 @@ from tests.test_workspace import (
 )
 
 ADMIN_ID = 7001
-COMMAND_NOT_SENT = "⚠️ Not sent to the customer:"
+COMMAND_NOT_SENT = "⚠️ Not sent to the customer: it starts with"
 
 
 async def stored_messages(session_factory: SessionFactory) -> list[str | None]:
