@@ -28,6 +28,7 @@ from database.models import utcnow
 from services.delivery import DeliveryWorker
 from services.export_format import TransferError
 from services.failed_updates import keep_failed_update
+from services.once import forget_old as forget_old_commands
 from services.outbox import forget_cards_elsewhere, recent_sends, retarget_staff_deliveries
 from services.pacing import Limit, Pacer
 from services.selfcheck import self_check
@@ -92,6 +93,7 @@ async def serve(
         async with session_factory.begin() as session:
             moved = await retarget_staff_deliveries(session, settings.staff_chat_id)
             await forget_cards_elsewhere(session, settings.staff_chat_id)
+            await forget_old_commands(session, utcnow())
             # What the last run sent in the past minute still counts against the limits.
             now = utcnow()
             recent = await recent_sends(session, since=now - timedelta(minutes=1))
@@ -122,7 +124,7 @@ async def _introduce(bot: Bot, stop: asyncio.Event) -> bool:
     attempt = 0
     while not stop.is_set():
         try:
-            me = await bot.get_me()
+            me = await bot.me()  # cached: the command filters ask for @username later
             await bot.delete_webhook()
         except (TelegramNetworkError, TelegramServerError) as error:
             attempt += 1

@@ -4,7 +4,7 @@ from datetime import date, timedelta, tzinfo
 from html import escape
 from typing import TYPE_CHECKING
 
-from bot.texts import STATUS_LABELS, duration, ticket_label
+from bot.texts import STATUS_LABELS, duration, name_html, ticket_label
 from database.models import Customer, Ticket
 
 if TYPE_CHECKING:
@@ -16,7 +16,7 @@ def stats(report: "Stats") -> str:
         f"  {STATUS_LABELS[status]}: <b>{count}</b>" for status, count in report.by_status.items()
     )
     staff = "\n".join(
-        f"  {escape(line.name)}: {line.active} active · {line.answers} answers · "
+        f"  {name_html(line.name)}: {line.active} active · {line.answers} answers · "
         f"{line.resolved} resolved"
         for line in report.staff[:10]
     )
@@ -56,7 +56,7 @@ def found(prefix: str, query: str, tickets: "list[tuple[Ticket, Customer]]", zon
         return f"🔎 Nothing found for “{escape(query)}”."
     rows = [
         f"<b>{ticket_label(prefix, ticket.number)}</b> · {STATUS_LABELS[ticket.status]} · "
-        f"{ticket.created_at.astimezone(zone):%Y-%m-%d} · {escape(customer.first_name)}"
+        f"{ticket.created_at.astimezone(zone):%Y-%m-%d} · {name_html(customer.first_name)}"
         + (f" @{escape(customer.username)}" if customer.username else "")
         for ticket, customer in tickets
     ]
@@ -72,7 +72,7 @@ def which_customer(command: str) -> str:
 
 
 def ban_done(customer: Customer, banned: bool) -> str:
-    name = escape(customer.first_name)
+    name = name_html(customer.first_name)
     if banned:
         return (
             f"⛔ {name} (id <code>{customer.id}</code>) is banned: their messages are kept "

@@ -9,7 +9,7 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 
-from bot.middlewares import TransactionMiddleware
+from bot.middlewares import OnceMiddleware, TransactionMiddleware
 from bot.settings import Settings
 from database.engine import SessionFactory
 from database.models import utcnow
@@ -37,5 +37,6 @@ def build_dispatcher(
     # No FSM: tgdesk keeps its state in the database, and the middleware costs every update.
     dispatcher = Dispatcher(settings=settings, clock=clock, disable_fsm=True)
     dispatcher.update.outer_middleware(TransactionMiddleware(session_factory, on_commit))
+    dispatcher.message.middleware(OnceMiddleware())
     dispatcher.include_router(build_router(settings))
     return dispatcher

@@ -4,10 +4,11 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiogram import BaseMiddleware
-from aiogram.types import TelegramObject
+from aiogram.types import Message, TelegramObject
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
 from database.engine import SessionFactory, is_retryable
+from services import once
 
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 
@@ -39,3 +40,15 @@ class TransactionMiddleware(BaseMiddleware):
                     result = await handler(event, {**data, "session": session})
         self._on_commit()
         return result
+
+
+class OnceMiddleware(BaseMiddleware):
+    """A command (a message its handler matched with a Command filter) runs once, however
+    often Telegram delivers it; other messages are kept once by the handlers themselves."""
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        if not isinstance(event, Message) or "command" not in data:
+            return await handler(event, data)
+        if not await once.first_time(data["session"], event):
+            return None  # carried out before this delivery
+        return await handler(event, data)

@@ -3,7 +3,7 @@
 from datetime import datetime, tzinfo
 from html import escape
 
-from bot.texts import duration, ticket_label
+from bot.texts import duration, name_html, ticket_label
 from database.models import Customer, Ticket
 
 
@@ -19,13 +19,13 @@ def _who_and_what(prefix: str, ticket: Ticket, customer: Customer) -> str:
     username = f" · @{escape(customer.username)}" if customer.username else ""
     return (
         f"🎫 <b>{ticket_label(prefix, ticket.number)}</b> · #{ticket.daily_id}\n"
-        f"👤 {escape(name)}{username} · id <code>{customer.id}</code>"
+        f"👤 {name_html(name)}{username} · id <code>{customer.id}</code>"
     )
 
 
 def relay_tag(prefix: str, ticket: Ticket, customer: Customer) -> str:
     """The line that tells staff whose messages follow, in a batch after the header."""
-    return f"💬 <b>{ticket_label(prefix, ticket.number)}</b> · {escape(customer.first_name)}"
+    return f"💬 <b>{ticket_label(prefix, ticket.number)}</b> · {name_html(customer.first_name)}"
 
 
 def delivery_failed(reason: str) -> str:
@@ -85,7 +85,7 @@ def not_allowed(prefix: str, number: int, why: str) -> str:
 
 
 def staff_action_done(prefix: str, number: int, action: str, actor: str) -> str:
-    return f"{ACTION_DONE[action]} {ticket_label(prefix, number)} · {escape(actor)}"
+    return f"{ACTION_DONE[action]} {ticket_label(prefix, number)} · {name_html(actor)}"
 
 
 ACTION_DONE = {
@@ -136,7 +136,7 @@ def history(prefix: str, number: int, lines: list[tuple[datetime, str, str]], zo
             rows.append("…")
             break
         stamp = f"<code>{when.astimezone(zone):%m-%d %H:%M}</code>"
-        rows.append(f"{stamp} <b>{escape(who)}</b>: {escape(what)}")
+        rows.append(f"{stamp} <b>{name_html(who)}</b>: {escape(what)}")
     body = "\n".join(reversed(rows)) or "(empty)"
     return f"📜 <b>{ticket_label(prefix, number)}</b>\n{body}"
 

@@ -8,6 +8,15 @@ from html import escape
 
 from database.models import Ticket
 
+# Explicit embeddings, overrides and isolates: a name that opens one and never closes it would
+# reorder the rest of our line (the customer's id shown backwards, say).
+_BIDI_CONTROLS = dict.fromkeys(map(ord, "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"))
+
+
+def name_html(name: str) -> str:
+    """A person's name in our HTML: escaped, and without bidi controls."""
+    return escape(name.translate(_BIDI_CONTROLS))
+
 
 def ticket_label(prefix: str, number: int) -> str:
     # Five digits as agreed, and simply more once the numbers outgrow them.

@@ -259,6 +259,17 @@ class TicketEvent(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class HandledCommand(Base):
+    """A command carried out: Telegram sends an unconfirmed batch again, and a command must
+    not run twice (messages are kept once by their own key)."""
+
+    __tablename__ = "handled_command"
+
+    chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    message_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    handled_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class FailedUpdate(Base):
     """An update that kept failing: kept whole so nothing Telegram delivered is lost."""
 

@@ -22,6 +22,7 @@ VERSION = 1
 # chat now means nothing to another database.
 EXPORTED = {"customer", "staff_member", "ticket", "ticket_message", "ticket_event"}
 EXPORTED |= {"message_link", "daily_ticket_counter", "ticket_counter", "delivery", "failed_update"}
+EXPORTED |= {"handled_command"}
 TABLES = {table.name: table for table in Base.metadata.sorted_tables if table.name in EXPORTED}
 Lines = Iterator[tuple[int, bytes]]  # (line number, raw line)
 T = TypeVar("T")
