@@ -1,7 +1,8 @@
 """Routers by audience: admins, customers in private chats, staff in the staff chat.
 
 Routers are built per dispatcher (aiogram attaches a router to one parent only), so every
-test and every process gets a fresh tree. Other groups the bot is added to are ignored.
+test and every process gets a fresh tree. Messages in other groups the bot is added to are
+ignored; a button pressed there (a card left in an earlier staff chat) is answered.
 """
 
 from aiogram import F, Router

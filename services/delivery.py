@@ -163,12 +163,13 @@ class DeliveryWorker:
         pace = partial(self._pacer.acquire, chat_id)
         purpose = jobs[0].delivery.purpose
         planned = None
-        if chat_id == self._staff_chat_id and purpose not in SENT_ALONE:
-            planned = first_send(jobs)
-            jobs = planned.jobs
-        elif purpose != DeliveryPurpose.CARD_UPDATE:
-            jobs = jobs[:1]
         try:
+            # Composing is inside: a bug there retries this ticket, not the whole chat.
+            if chat_id == self._staff_chat_id and purpose not in SENT_ALONE:
+                planned = first_send(jobs)
+                jobs = planned.jobs
+            elif purpose != DeliveryPurpose.CARD_UPDATE:
+                jobs = jobs[:1]
             if purpose == DeliveryPurpose.CARD_UPDATE:
                 await self._update_card(jobs, pace)
                 return
@@ -238,10 +239,11 @@ class DeliveryWorker:
     async def _refused(self, jobs: list[Job], error: TelegramAPIError) -> None:
         """Telegram refused the message itself.
 
-        A customer's chat gets a clear failure and staff are told. The staff chat is the one
-        place staff can see, so its deliveries wait and are retried until the give-up time
-        (the group may be fixed: the bot re-added, a new STAFF_CHAT_ID); in the staff chat
-        each ticket waits on its own, so one ticket's trouble holds up no other.
+        A customer's chat gets a clear failure and staff are told; so does a file, wherever
+        it was asked for. The staff chat is the one place staff can see, so its other
+        deliveries wait and are retried (the group may be fixed: the bot re-added, a new
+        STAFF_CHAT_ID); in the staff chat each ticket waits on its own, so one ticket's
+        trouble holds up no other.
         """
         delivery = jobs[0].delivery
         if delivery.chat_id != self._staff_chat_id or delivery.purpose == DeliveryPurpose.REPORT:

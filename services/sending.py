@@ -76,11 +76,12 @@ async def send_to_staff(bot: Bot, planned: Send, *, pace: Pace) -> list[int]:
         )
         return [copy]
     except TelegramBadRequest as error:
-        if cannot_post(error):
+        if cannot_post(error) and not planned.carried_html:
             raise  # the chat's settings, not the message: wait until they are fixed
         if planned.caption_html is None:
             return [await _stand_in(bot, planned.job, reply)]
-    # Our caption was refused: the texts it carried go on their own, then the media.
+    # Our caption was refused, or the media: the texts it carried go on their own (the card
+    # among them), then the media, which may wait for the chat's settings.
     sent: list[int] = []
     if planned.carried_html:
         sent.append(await send_html(bot, chat_id, planned.carried_html, reply, buttons))

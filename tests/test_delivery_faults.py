@@ -139,3 +139,18 @@ async def test_a_relay_whose_stored_message_is_gone_does_not_hold_up_its_ticket(
     fake.send(fake.private_chat(customer), customer, "plain text later")
     await fake.wait_for(lambda: any("plain text later" in t for t in staff_texts(fake)), 10)
     assert "[message: this kind of message cannot be forwarded]" in staff_texts(fake)
+
+
+async def test_a_new_tickets_card_goes_even_while_its_photo_waits_for_rights(
+    fake: FakeTelegram, running: RunningBot
+) -> None:
+    no_rights = "Bad Request: not enough rights to send photos to the chat"
+    fake.fail("copyMessage", chat_id=STAFF_CHAT_ID, error_code=400, description=no_rights, times=2)
+    customer = fake.user(7005, "Pia")
+    fake.send(fake.private_chat(customer), customer, **content.photo(caption="the damage"))
+    await fake.wait_for(lambda: len(fake.bot_messages(STAFF_CHAT_ID)) == 2, timeout=10)
+    card, photo = fake.bot_messages(STAFF_CHAT_ID)
+    assert card["text"].startswith("🎫 ARG-00001") and "reply_markup" in card  # with buttons
+    assert "photo" in photo and photo["caption"] == "the damage"
+    copies = [method for method, _ in fake.requests].count("copyMessage")
+    assert copies == 3  # with the card as caption (refused), alone (refused), alone
