@@ -14,8 +14,8 @@ from bot.settings import Settings
 from database.models import Customer
 from services import customers
 from services.content import CUSTOMER_CONTENT
-from services.outbox import notify
-from services.tickets import accept_customer_message, customer_wrote
+from services.outbox import mark_reachable, notify
+from services.tickets import accept_customer_message
 
 
 async def not_banned(message: Message, session: AsyncSession) -> bool:
@@ -26,17 +26,17 @@ async def not_banned(message: Message, session: AsyncSession) -> bool:
 
 
 async def on_start(message: Message, session: AsyncSession) -> None:
-    await customer_wrote(session, message.chat.id)
+    await mark_reachable(session, message.chat.id)
     notify(session, message.chat.id, texts.greeting())
 
 
 async def on_help(message: Message, session: AsyncSession) -> None:
-    await customer_wrote(session, message.chat.id)
+    await mark_reachable(session, message.chat.id)
     notify(session, message.chat.id, texts.customer_help())
 
 
 async def on_status(message: Message, session: AsyncSession, settings: Settings) -> None:
-    await customer_wrote(session, message.chat.id)
+    await mark_reachable(session, message.chat.id)
     ticket = await customers.active_ticket(session, message.chat.id)
     notify(session, message.chat.id, texts.customer_status(settings.ticket_prefix, ticket))
 
@@ -44,7 +44,7 @@ async def on_status(message: Message, session: AsyncSession, settings: Settings)
 async def on_close(
     message: Message, session: AsyncSession, settings: Settings, clock: Callable[[], datetime]
 ) -> None:
-    await customer_wrote(session, message.chat.id)
+    await mark_reachable(session, message.chat.id)
     await customers.close_own_ticket(session, message.chat.id, settings=settings, now=clock())
 
 

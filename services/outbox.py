@@ -159,11 +159,7 @@ async def record_sent(
     )
     delivery = jobs[0].delivery
     if delivery.chat_id > 0:  # a private chat: whoever it is can be reached again
-        await session.execute(
-            update(Customer)
-            .where(Customer.id == delivery.chat_id, Customer.is_unreachable.is_(True))
-            .values(is_unreachable=False)
-        )
+        await mark_reachable(session, delivery.chat_id)
     if delivery.ticket_id is None:
         return
     # A message carrying one customer message points at it; a joined one at the ticket.
@@ -341,6 +337,15 @@ async def recent_sends(session: AsyncSession, since: datetime) -> list[tuple[int
     )
     rows = await session.execute(statement)
     return [(chat_id, sent_at) for chat_id, sent_at in rows if sent_at is not None]
+
+
+async def mark_reachable(session: AsyncSession, customer_id: int) -> None:
+    """They wrote to the bot (a command too), or a message to them went through."""
+    await session.execute(
+        update(Customer)
+        .where(Customer.id == customer_id, Customer.is_unreachable.is_(True))
+        .values(is_unreachable=False)
+    )
 
 
 async def _mark_unreachable(session: AsyncSession, customer_id: int) -> bool:

@@ -3,7 +3,7 @@
 from datetime import datetime, timedelta
 
 from aiogram.types import Message, User
-from sqlalchemy import and_, exists, select, update
+from sqlalchemy import and_, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import staff_texts, texts
@@ -134,15 +134,6 @@ def refresh_customer(session: AsyncSession, customer: Customer | None, user: Use
     for key, value in changed.items():
         setattr(customer, key, value)
     return customer
-
-
-async def customer_wrote(session: AsyncSession, customer_id: int) -> None:
-    """Any message from a customer (a command too) proves the bot can reach them again."""
-    await session.execute(
-        update(Customer)
-        .where(Customer.id == customer_id, Customer.is_unreachable.is_(True))
-        .values(is_unreachable=False)
-    )
 
 
 def _relay_due(ticket: Ticket, window_seconds: float) -> datetime:
